@@ -1,0 +1,61 @@
+# The README's commands. Each target sets itself up: a fresh clone needs only Python 3.11+.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+export PYTHONPATH := $(CURDIR):$(CURDIR)/shared
+export PYTHONDONTWRITEBYTECODE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+ENV ?= dev
+USER ?= alice
+KYC ?= BASIC
+ROLES ?= user
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test lint templates unit integration e2e bench token build deploy clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt layers/dependencies/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed ## create the virtualenv with everything run/test/bench need
+
+run: venv ## serve the whole API on http://127.0.0.1:$${PORT:-3000} (moto as AWS, no Docker)
+	$(PY) -m local
+
+token: venv ## print a dev JWT: make token USER=alice KYC=BASIC ROLES=user,admin
+	@$(PY) -m local.dev_token --user "$(USER)" --kyc "$(KYC)" --roles "$(ROLES)"
+
+lint: venv ## ruff (lint + format check)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+templates: venv ## cfn-lint on template.yaml (what `sam validate --lint` runs)
+	$(BIN)/cfn-lint template.yaml
+
+test: lint templates ## lint, template checks and the whole test suite
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+unit: venv ## only the fast unit tests
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+bench: venv ## cold-start import ratios, AWS calls per request, layer sizes
+	$(PY) -m bench
+
+build: ## sam build (needs aws-sam-cli and python3.13 on PATH; see README)
+	sam build
+
+deploy: build ## sam deploy to $(ENV) (samconfig.toml)
+	sam deploy --config-env $(ENV)
+
+clean: ## remove the virtualenv and build output
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis

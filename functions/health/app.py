@@ -1,0 +1,35 @@
+"""``GET /health`` (no auth): liveness plus a database round trip, as load balancers and
+uptime checks expect. 200 when healthy, 503 when the table cannot be read."""
+
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from payments import __version__, health
+from payments.api import create_resolver
+from payments.clock import isoformat_z, utcnow
+from payments.observability import logger
+
+app = create_resolver()
+
+
+@app.get("/health")
+def handle_health() -> Response[dict[str, Any]]:
+    database = health.check_database()
+    healthy = database["status"] == "healthy"
+    body = {
+        "status": "healthy" if healthy else "unhealthy",
+        "timestamp": isoformat_z(utcnow()),
+        "version": __version__,
+        "database": database,
+    }
+    status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,26 @@
+"""``make token USER=alice KYC=BASIC [ROLES=user,admin]``: print a JWT the local stack accepts."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+
+from local.stack import local_jwt_secret
+from payments.auth import issue_token
+from payments.limits import KycLevel
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.dev_token", description=__doc__)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--kyc", default="BASIC", type=str.upper, choices=[level.value for level in KycLevel])
+    parser.add_argument("--roles", default="user", help="comma-separated, e.g. user,admin")
+    parser.add_argument("--hours", type=float, default=24.0)
+    args = parser.parse_args(argv)
+    roles = tuple(role for role in args.roles.split(",") if role)
+    print(issue_token(local_jwt_secret(), args.user, KycLevel(args.kyc), roles, timedelta(hours=args.hours)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

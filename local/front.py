@@ -1,0 +1,217 @@
+"""The HTTP front: API Gateway (REST, v1 proxy events) for the local stack.
+
+Routes, the authorizer and the gateway error bodies all come from ``template.yaml``. A request
+goes: match route -> (authorizer) -> proxy event -> handler -> HTTP response, like API Gateway.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from local.runtime import FunctionError, Runtime
+from local.template import Route
+
+ACCOUNT_ID = "123456789012"
+API_ID = "localapi"
+
+
+@dataclass(frozen=True)
+class _CompiledRoute:
+    route: Route
+    pattern: re.Pattern[str]
+    resource: str
+
+
+def _compile(route: Route) -> _CompiledRoute:
+    regex = ""
+    for part in re.split(r"(\{[^}]+\})", route.path):
+        if part.startswith("{") and part.endswith("+}"):
+            regex += f"(?P<{part[1:-2]}>.+)"
+        elif part.startswith("{"):
+            regex += f"(?P<{part[1:-1]}>[^/]+)"
+        else:
+            regex += re.escape(part)
+    return _CompiledRoute(route, re.compile(f"^{regex}/?$"), route.path)
+
+
+class ApiGateway:
+    def __init__(
+        self,
+        runtime: Runtime,
+        routes: list[Route],
+        responses: dict[str, tuple[int | None, str]],
+        stage: str,
+        region: str,
+    ) -> None:
+        self.runtime = runtime
+        self.routes = [_compile(route) for route in routes]
+        self.responses = responses
+        self.stage = stage
+        self.region = region
+
+    # ----------------------------------------------------------- gateway responses
+    def gateway_response(self, kind: str, status: int, message: str, request_id: str) -> tuple[int, dict[str, str], bytes]:
+        family = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
+        configured_status, body = self.responses.get(kind) or self.responses.get(family) or (None, "")
+        body = body or json.dumps({"message": message})
+        body = body.replace("$context.error.messageString", message.replace('"', "'"))
+        body = body.replace("$context.requestId", request_id)
+        return configured_status or status, {"Content-Type": "application/json"}, body.encode()
+
+    # ----------------------------------------------------------- request handling
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        request_id = str(uuid.uuid4())
+        split = urlsplit(raw_path)
+        match = None
+        for compiled in self.routes:
+            found = compiled.pattern.match(split.path)
+            if found and compiled.route.method in (method, "ANY"):
+                match = (compiled, found.groupdict())
+                break
+        if match is None:
+            return self.gateway_response(
+                "MISSING_AUTHENTICATION_TOKEN", HTTPStatus.FORBIDDEN, "Missing Authentication Token", request_id
+            )
+        compiled, path_params = match
+        authorizer_context: dict[str, Any] | None = None
+        if compiled.route.authorizer:
+            outcome = self._authorize(compiled, method, headers, request_id)
+            if isinstance(outcome, tuple):
+                return outcome
+            authorizer_context = outcome
+        event = self._proxy_event(compiled, method, split.path, split.query, headers, body, path_params, source_ip,
+                                  request_id, authorizer_context)
+        try:
+            result = self.runtime.invoke(compiled.route.function, event)
+        except FunctionError as exc:
+            print(f"[local] {compiled.route.function} failed: {exc.payload['errorType']}: {exc}", file=sys.stderr)
+            return self.gateway_response("DEFAULT_5XX", HTTPStatus.BAD_GATEWAY, "Internal server error", request_id)
+        return self._http_response(result, request_id)
+
+    def _authorize(
+        self, compiled: _CompiledRoute, method: str, headers: dict[str, str], request_id: str
+    ) -> dict[str, Any] | tuple[int, dict[str, str], bytes]:
+        token = _header(headers, "Authorization")
+        if not token:
+            return self.gateway_response("UNAUTHORIZED", HTTPStatus.UNAUTHORIZED, "Unauthorized", request_id)
+        method_arn = (
+            f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{API_ID}/{self.stage}/{method}{compiled.resource}"
+        )
+        try:
+            policy = self.runtime.invoke(
+                compiled.route.authorizer, {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
+            )
+        except FunctionError as exc:
+            if str(exc) == "Unauthorized":
+                return self.gateway_response("UNAUTHORIZED", HTTPStatus.UNAUTHORIZED, "Unauthorized", request_id)
+            return self.gateway_response(
+                "AUTHORIZER_FAILURE", HTTPStatus.INTERNAL_SERVER_ERROR, "Authorizer failure", request_id
+            )
+        statements = policy.get("policyDocument", {}).get("Statement", [])
+        if not any(statement.get("Effect") == "Allow" for statement in statements):
+            return self.gateway_response("ACCESS_DENIED", HTTPStatus.FORBIDDEN, "Forbidden", request_id)
+        return {**policy.get("context", {}), "principalId": policy.get("principalId")}
+
+    def _proxy_event(
+        self,
+        compiled: _CompiledRoute,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        path_params: dict[str, str],
+        source_ip: str,
+        request_id: str,
+        authorizer: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        multi_query = parse_qs(query, keep_blank_values=True)
+        text = body.decode("utf-8") if body else None
+        request_context: dict[str, Any] = {
+            "resourcePath": compiled.resource,
+            "httpMethod": method,
+            "path": f"/{self.stage}{path}",
+            "stage": self.stage,
+            "requestId": request_id,
+            "accountId": ACCOUNT_ID,
+            "apiId": API_ID,
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": source_ip, "userAgent": _header(headers, "User-Agent")},
+        }
+        if authorizer is not None:
+            request_context["authorizer"] = authorizer
+        return {
+            "resource": compiled.resource,
+            "path": path,
+            "httpMethod": method,
+            "headers": headers or None,
+            "multiValueHeaders": {key: [value] for key, value in headers.items()} or None,
+            "queryStringParameters": {key: values[-1] for key, values in multi_query.items()} or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": path_params or None,
+            "stageVariables": None,
+            "requestContext": request_context,
+            "body": text,
+            "isBase64Encoded": False,
+        }
+
+    def _http_response(self, result: Any, request_id: str) -> tuple[int, dict[str, str], bytes]:
+        if not isinstance(result, dict) or "statusCode" not in result:
+            return self.gateway_response("DEFAULT_5XX", HTTPStatus.BAD_GATEWAY, "Malformed Lambda proxy response",
+                                         request_id)
+        headers = {key: str(value) for key, value in (result.get("headers") or {}).items()}
+        for key, values in (result.get("multiValueHeaders") or {}).items():
+            headers[key] = ", ".join(str(value) for value in values)
+        headers["x-amzn-RequestId"] = request_id
+        body = result.get("body") or ""
+        payload = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+        return int(result["statusCode"]), headers, payload
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
+def make_server(gateway: ApiGateway, host: str, port: int, quiet: bool = False) -> ThreadingHTTPServer:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "local-api-gateway"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {key: value for key, value in self.headers.items()}
+            status, response_headers, payload = gateway.handle(
+                self.command, self.path, headers, body, self.client_address[0]
+            )
+            self.send_response(status)
+            for key, value in response_headers.items():
+                if key.lower() not in ("content-length", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            if not quiet:
+                sys.stderr.write(f"[local] {self.address_string()} {format % args}\n")
+
+    server = ThreadingHTTPServer((host, port), _Handler)
+    server.daemon_threads = True
+    return server

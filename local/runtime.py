@@ -1,0 +1,114 @@
+"""Run the template's functions in-process, one "container" per function, as Lambda would.
+
+Each handler module is imported once (a cold start) and invoked with a Lambda-like context.
+Invocations of one function are serialized, like one warm container; different functions run
+concurrently. moto's Docker-free Lambda backend only echoes payloads, so Lambda invocations that
+reach moto (``lambda.invoke``, Step Functions tasks) are routed here too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from local.provision import Stack
+from local.template import FunctionSpec
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class LambdaContext:
+    """The attributes Powertools and our handlers read from the real context object."""
+
+    def __init__(self, function_name: str, function_arn: str, timeout_s: int = 10, memory_mb: int = 512) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function_arn
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(int((self._deadline - time.monotonic()) * 1000), 0)
+
+
+class FunctionError(Exception):
+    """A handler raised; carries the Lambda-style error payload."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(payload.get("errorMessage", "error"))
+        self.payload = payload
+
+
+class Runtime:
+    def __init__(self, specs: dict[str, FunctionSpec], stack: Stack) -> None:
+        self._specs = specs
+        self._stack = stack
+        self._modules: dict[str, ModuleType] = {}
+        self._locks = {logical_id: threading.Lock() for logical_id in specs}
+        self._import_lock = threading.Lock()
+        self._by_physical = {stack.physical[logical_id]: logical_id for logical_id in specs if logical_id in stack.physical}
+
+    @property
+    def function_names(self) -> dict[str, str]:
+        """Logical id -> physical (moto) function name."""
+        return {logical: physical for physical, logical in self._by_physical.items()}
+
+    def handler(self, logical_id: str) -> Handler:
+        with self._import_lock:
+            if logical_id not in self._modules:
+                spec = self._specs[logical_id]
+                module_file, _, _ = spec.handler.rpartition(".")
+                path = spec.code_dir / f"{module_file}.py"
+                module_spec = importlib.util.spec_from_file_location(f"lambda_{logical_id}", path)
+                assert module_spec and module_spec.loader
+                module = importlib.util.module_from_spec(module_spec)
+                module_spec.loader.exec_module(module)
+                self._modules[logical_id] = module
+        return getattr(self._modules[logical_id], self._specs[logical_id].handler.rpartition(".")[2])
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        """Call the handler; raise :class:`FunctionError` with Lambda's error shape if it raises."""
+        handler = self.handler(logical_id)
+        name = self._stack.physical.get(logical_id, logical_id)
+        arn = self._stack.attributes.get(logical_id, {}).get("Arn", name)
+        with self._locks[logical_id]:
+            try:
+                return handler(event, LambdaContext(name, arn))
+            except Exception as exc:  # noqa: BLE001 - the Lambda service boundary: report, don't crash
+                raise FunctionError(
+                    {
+                        "errorMessage": str(exc),
+                        "errorType": type(exc).__name__,
+                        "stackTrace": traceback.format_tb(exc.__traceback__),
+                    }
+                ) from exc
+
+    def invoke_by_name(self, function_name: str, event: Any) -> Any:
+        name = function_name.rsplit(":function:", 1)[-1].split(":", 1)[0]
+        return self.invoke(self._by_physical.get(name, name), event)
+
+    def route_moto_invocations(self) -> None:
+        """Make moto's Lambda backend (``lambda.invoke`` and Step Functions tasks) run our handlers."""
+        from moto.awslambda.models import LambdaFunction
+
+        runtime = self
+
+        def _invoke_lambda(function: LambdaFunction, event: str | None = None) -> tuple[str, bool, str]:
+            payload = json.loads(event) if isinstance(event, str) and event else (event or {})
+            try:
+                result = runtime.invoke_by_name(function.function_name, payload)
+            except FunctionError as exc:
+                return json.dumps(exc.payload), True, exc.payload["errorMessage"]
+            return json.dumps(result), False, ""
+
+        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]

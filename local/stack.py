@@ -1,0 +1,113 @@
+"""Assemble the local stack: moto (serialized) + resources from the template + runtime + HTTP front."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from local import front, provision, template
+from local.runtime import Runtime
+
+DEFAULT_STACK_NAME = "payments-local"
+DEFAULT_REGION = "us-east-1"
+#: The local stack's JWT secret unless JWT_SECRET_KEY is set; `make token` signs with the same.
+DEFAULT_JWT_SECRET = "local-dev-secret-not-for-production"
+
+
+def local_jwt_secret() -> str:
+    return os.environ.get("JWT_SECRET_KEY") or DEFAULT_JWT_SECRET
+
+
+def fake_aws_environment(region: str = DEFAULT_REGION) -> dict[str, str]:
+    """Credentials and switches for talking to moto. Never real credentials: nothing leaves the machine."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's dummy credentials
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "ServerlessWalletLocal",
+    }
+
+
+class _SerializedApp:
+    """moto is not atomic under concurrent requests (two threads can both pass a condition); one
+    lock around every request keeps concurrency tests about our logic. On AWS, atomicity of
+    conditional and transactional writes is DynamoDB's guarantee."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
+def configure_moto() -> None:
+    """Step Functions executes the real ASL; Lambda needs no Docker (our runtime runs the code)."""
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    default_user_config["lambda"] = {"use_docker": False}
+
+
+def start_moto(host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class _QuietHandler(MotoRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            """moto's access log would drown the API's; its errors still go to stderr."""
+
+    configure_moto()
+    app = _SerializedApp(DomainDispatcherApplication(create_backend_app))
+    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
+    bound_host, bound_port = server.server_address[:2]
+    return server, f"http://{bound_host}:{bound_port}"
+
+
+@dataclass
+class Deployment:
+    stack: provision.Stack
+    runtime: Runtime
+    sam: dict[str, Any]
+
+
+def deploy(
+    stack_name: str = DEFAULT_STACK_NAME,
+    endpoint_url: str | None = None,
+    parameters: dict[str, str] | None = None,
+    region: str = DEFAULT_REGION,
+) -> Deployment:
+    """Create every resource of ``template.yaml`` in moto (server at ``endpoint_url``, or the
+    in-process mock when None), export the functions' environment, and route Lambda invokes."""
+    parameters = {"Environment": "dev", **(parameters or {})}
+    sam = template.load_template()
+    cfn = template.to_cloudformation(sam, parameters)
+    stack = provision.Stack(name=stack_name, region=region, parameters=parameters)
+    provisioner = provision.Provisioner(stack, cfn, boto3.Session(region_name=region), endpoint_url)
+    provisioner.secret_values["JwtSecret"] = local_jwt_secret()
+    provisioner.create_all()
+    for environment in stack.function_environments.values():
+        os.environ.update(environment)
+    runtime = Runtime(template.functions(sam), stack)
+    runtime.route_moto_invocations()
+    return Deployment(stack=stack, runtime=runtime, sam=sam)
+
+
+def make_gateway(deployment: Deployment) -> front.ApiGateway:
+    sam = deployment.sam
+    return front.ApiGateway(
+        deployment.runtime,
+        template.api_routes(sam),
+        template.gateway_responses(sam),
+        stage=deployment.stack.parameters["Environment"],
+        region=deployment.stack.region,
+    )

@@ -1,0 +1,131 @@
+"""Read ``template.yaml``: CloudFormation YAML tags, the SAM -> CloudFormation transform, and the
+facts the local stack needs (functions, their code and API routes, the authorizer)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+ARTIFACT_BUCKET = "local-artifacts"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with the short intrinsic forms (``!Ref``, ``!GetAtt A.B``, ``!Sub`` ...)."""
+
+
+def _intrinsic(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+class _NoManagedPolicies:
+    """The translator asks IAM for managed policy ARNs only for names it does not know; the
+    template uses none, and the local stack must not need network for it."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def to_cloudformation(sam: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """The SAM transform, offline. Local code paths become S3 URIs first, as ``sam package`` does."""
+    from samtranslator.translator.transform import transform
+
+    sam = copy.deepcopy(sam)
+    for logical_id, resource in sam["Resources"].items():
+        props = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
+            if isinstance(props.get(key), str):
+                props[key] = f"s3://{ARTIFACT_BUCKET}/{logical_id}.zip"
+    return transform(sam, parameters, _NoManagedPolicies())
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str  # logical id
+    authorizer: str | None  # logical id of the authorizer function, None for public routes
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    code_dir: Path
+    handler: str
+    schedules: tuple[str, ...]
+
+
+def functions(sam: dict[str, Any]) -> dict[str, FunctionSpec]:
+    globals_fn = sam.get("Globals", {}).get("Function", {})
+    specs = {}
+    for logical_id, resource in sam["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        schedules = tuple(
+            event["Properties"].get("Schedule", "")
+            for event in props.get("Events", {}).values()
+            if event["Type"] in ("Schedule", "ScheduleV2")
+        )
+        specs[logical_id] = FunctionSpec(
+            logical_id=logical_id,
+            code_dir=REPO_ROOT / props["CodeUri"],
+            handler=props.get("Handler", globals_fn.get("Handler", "app.lambda_handler")),
+            schedules=schedules,
+        )
+    return specs
+
+
+def api_routes(sam: dict[str, Any]) -> list[Route]:
+    resources = sam["Resources"]
+    routes = []
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] != "Api":
+                continue
+            props = event["Properties"]
+            api = resources[props["RestApiId"]["Ref"]]["Properties"]
+            auth = api.get("Auth", {})
+            name = props.get("Auth", {}).get("Authorizer", auth.get("DefaultAuthorizer"))
+            authorizer = None
+            if name and name != "NONE":
+                authorizer = auth["Authorizers"][name]["FunctionArn"]["Fn::GetAtt"][0]
+            routes.append(Route(props["Method"].upper(), props["Path"], logical_id, authorizer))
+    return routes
+
+
+def gateway_responses(sam: dict[str, Any]) -> dict[str, tuple[int | None, str]]:
+    """The API's GatewayResponses: response type -> (status, JSON body template)."""
+    result = {}
+    for resource in sam["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Api":
+            for kind, spec in resource["Properties"].get("GatewayResponses", {}).items():
+                status = spec.get("StatusCode")
+                result[kind] = (int(status) if status else None, spec["ResponseTemplates"]["application/json"])
+    return result

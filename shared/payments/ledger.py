@@ -1,0 +1,266 @@
+"""The ledger: the five wallet operations, each ONE ``TransactWriteItems``.
+
+Every operation writes, atomically:
+
+1. the wallet item, changed with ``ADD`` only (so concurrent operations never overwrite each
+   other) and guarded by a condition (``available >= amount`` for debit and lock,
+   ``locked >= amount`` for unlock and settle);
+2. an immutable ledger entry keyed by ``(transaction, kind)`` with ``attribute_not_exists``, so
+   the same operation for the same transaction is applied at most once, however often it is
+   retried or whichever of confirm, webhook or sweeper asks first;
+3. the transaction record: created (``attribute_not_exists``) or moved from an expected status.
+
+``available`` is stored next to ``balance`` and ``locked`` because DynamoDB conditions cannot do
+arithmetic; every operation keeps ``balance == available + locked`` by construction, so
+``available >= 0`` is exactly "locked <= balance and nothing overspent".
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
+
+from payments.clock import utcnow
+from payments.errors import InsufficientBalance, InvalidAmount, LedgerConflict, ServiceBusy
+from payments.models import LedgerEntryItem, TransactionItem, WalletItem, entry_sk, txn_sk, user_pk, WALLET_SK
+
+
+class EntryKind(StrEnum):
+    CREDIT = "CREDIT"  # money in:            balance +a, available +a
+    DEBIT = "DEBIT"  # money out:             balance -a, available -a   (needs available)
+    LOCK = "LOCK"  # reserve for a payout:    locked +a,  available -a   (needs available)
+    UNLOCK = "UNLOCK"  # release a reserve:   locked -a,  available +a   (needs locked)
+    SETTLE = "SETTLE"  # pay out a reserve:   balance -a, locked -a      (needs locked)
+
+
+class TransactionType(StrEnum):
+    DEPOSIT = "DEPOSIT"
+    WITHDRAWAL = "WITHDRAWAL"
+    REFUND = "REFUND"
+    CHARGEBACK = "CHARGEBACK"
+    ADJUSTMENT = "ADJUSTMENT"
+
+
+class TransactionStatus(StrEnum):
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    REVERSED = "REVERSED"
+
+
+FINAL_STATUSES = frozenset(
+    {TransactionStatus.COMPLETED, TransactionStatus.FAILED, TransactionStatus.CANCELLED, TransactionStatus.REVERSED}
+)
+
+
+@dataclass(frozen=True)
+class _Effect:
+    balance: int
+    locked: int
+    available: int
+    guard: str | None  # the wallet attribute that must cover the amount
+
+
+_EFFECTS: dict[EntryKind, _Effect] = {
+    EntryKind.CREDIT: _Effect(+1, 0, +1, None),
+    EntryKind.DEBIT: _Effect(-1, 0, -1, "available"),
+    EntryKind.LOCK: _Effect(0, +1, -1, "available"),
+    EntryKind.UNLOCK: _Effect(0, -1, +1, "locked"),
+    EntryKind.SETTLE: _Effect(-1, -1, 0, "locked"),
+}
+
+
+@dataclass(frozen=True)
+class NewTransaction:
+    """Create the transaction record in the same write as the money movement."""
+
+    txn_id: str
+    type: TransactionType
+    status: TransactionStatus
+    currency: str = "INR"
+    description: str | None = None
+    reference_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """Move an existing transaction record, only if it is still in one of ``from_statuses``."""
+
+    txn_id: str
+    from_statuses: tuple[TransactionStatus, ...]
+    to_status: TransactionStatus
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    user_id: str
+    txn_id: str
+    kind: EntryKind
+    amount: int
+    created_at: datetime = field(compare=False)
+
+
+class AlreadyApplied(LedgerConflict):
+    """This (transaction, kind) entry exists: the operation was applied before. Callers that
+    may legitimately repeat (webhook + confirm) treat it as success without a second movement."""
+
+    code = "ALREADY_APPLIED"
+    default_message = "This operation was already applied"
+
+
+#: DynamoDB cancels a transaction with ``TransactionConflict`` when another one holds the item;
+#: that is contention, not a business outcome, and is retried with jittered backoff.
+_MAX_ATTEMPTS = 6
+_BASE_BACKOFF_S = 0.02
+
+
+class Ledger:
+    """The only writer of wallet balances. One instance per thread/connection is fine."""
+
+    def __init__(self, connection: Connection | None = None) -> None:
+        self._connection = connection or Connection(region=WalletItem.Meta.region, host=WalletItem.Meta.host)
+
+    # The five operations of the spec; each is one atomic write.
+    def credit(self, user_id: str, amount: int, change: NewTransaction | StatusChange) -> LedgerEntry:
+        return self.post(user_id, EntryKind.CREDIT, amount, change)
+
+    def debit(self, user_id: str, amount: int, change: NewTransaction | StatusChange) -> LedgerEntry:
+        return self.post(user_id, EntryKind.DEBIT, amount, change)
+
+    def lock(self, user_id: str, amount: int, change: NewTransaction | StatusChange) -> LedgerEntry:
+        return self.post(user_id, EntryKind.LOCK, amount, change)
+
+    def unlock(self, user_id: str, amount: int, change: NewTransaction | StatusChange) -> LedgerEntry:
+        return self.post(user_id, EntryKind.UNLOCK, amount, change)
+
+    def settle_locked(self, user_id: str, amount: int, change: NewTransaction | StatusChange) -> LedgerEntry:
+        return self.post(user_id, EntryKind.SETTLE, amount, change)
+
+    def post(
+        self, user_id: str, kind: EntryKind, amount: int, change: NewTransaction | StatusChange
+    ) -> LedgerEntry:
+        """Apply one operation atomically, or raise and change nothing.
+
+        Raises :class:`InsufficientBalance` (PAY_002) when available funds do not cover a debit or
+        lock, :class:`AlreadyApplied` when this (transaction, kind) was applied before, and
+        :class:`LedgerConflict` when the transaction is not in an expected status or the locked
+        funds to release are missing.
+        """
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            raise InvalidAmount("ledger amounts are positive integer minor units")
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            now = utcnow()
+            try:
+                self._write(user_id, kind, amount, change, now)
+            except TransactWriteError as exc:
+                reasons = [reason.code if reason else None for reason in exc.cancellation_reasons]
+                if not reasons:
+                    raise
+                if "TransactionConflict" in reasons and "ConditionalCheckFailed" not in reasons:
+                    if attempt == _MAX_ATTEMPTS:
+                        raise ServiceBusy() from exc
+                    time.sleep(random.uniform(0, _BASE_BACKOFF_S * 2**attempt))  # noqa: S311
+                    continue
+                raise _refusal(kind, amount, change, reasons) from exc
+            return LedgerEntry(user_id, change.txn_id, kind, amount, now)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _write(
+        self, user_id: str, kind: EntryKind, amount: int, change: NewTransaction | StatusChange, now: datetime
+    ) -> None:
+        effect = _EFFECTS[kind]
+        pk = user_pk(user_id)
+        wallet_actions = [
+            WalletItem.user_id.set(user_id),
+            WalletItem.created_at.set(WalletItem.created_at | now),
+            WalletItem.updated_at.set(now),
+            WalletItem.version.add(1),
+        ]
+        for attr, sign in (
+            (WalletItem.balance, effect.balance),
+            (WalletItem.locked, effect.locked),
+            (WalletItem.available, effect.available),
+        ):
+            if sign:
+                wallet_actions.append(attr.add(sign * amount))
+        guard: Condition | None = None
+        if effect.guard is not None:
+            guard = getattr(WalletItem, effect.guard) >= amount
+        entry = LedgerEntryItem(
+            pk,
+            entry_sk(change.txn_id, kind),
+            user_id=user_id,
+            txn_id=change.txn_id,
+            kind=str(kind),
+            amount=amount,
+            balance_delta=effect.balance * amount,
+            locked_delta=effect.locked * amount,
+            created_at=now,
+        )
+        with TransactWrite(connection=self._connection) as tx:
+            tx.update(WalletItem(pk, WALLET_SK), actions=wallet_actions, condition=guard)
+            tx.save(entry, condition=LedgerEntryItem.pk.does_not_exist())
+            if isinstance(change, NewTransaction):
+                tx.save(_new_transaction_item(user_id, amount, change, now), condition=TransactionItem.pk.does_not_exist())
+            else:
+                tx.update(
+                    TransactionItem(pk, txn_sk(change.txn_id)),
+                    actions=_status_actions(change, now),
+                    condition=TransactionItem.status.is_in(*change.from_statuses),
+                )
+
+
+def _new_transaction_item(user_id: str, amount: int, change: NewTransaction, now: datetime) -> TransactionItem:
+    return TransactionItem(
+        user_pk(user_id),
+        txn_sk(change.txn_id),
+        txn_id=change.txn_id,
+        user_id=user_id,
+        type=str(change.type),
+        status=str(change.status),
+        amount=amount,
+        currency=change.currency,
+        description=change.description,
+        reference_id=change.reference_id,
+        created_at=now,
+        updated_at=now,
+        completed_at=now if change.status in FINAL_STATUSES else None,
+    )
+
+
+def _status_actions(change: StatusChange, now: datetime) -> list[Any]:
+    actions: list[Any] = [TransactionItem.status.set(str(change.to_status)), TransactionItem.updated_at.set(now)]
+    if change.to_status in FINAL_STATUSES:
+        actions.append(TransactionItem.completed_at.set(now))
+    if change.failure_reason:
+        actions.append(TransactionItem.failure_reason.set(change.failure_reason))
+    return actions
+
+
+def _refusal(
+    kind: EntryKind, amount: int, change: NewTransaction | StatusChange, reasons: Iterable[str | None]
+) -> Exception:
+    """Turn the per-item cancellation reasons (wallet, entry, transaction) into the business error."""
+    wallet, entry, txn = (list(reasons) + [None, None, None])[:3]
+    if entry == "ConditionalCheckFailed":
+        return AlreadyApplied(txn_id=change.txn_id, kind=str(kind))
+    if txn == "ConditionalCheckFailed":
+        return LedgerConflict(txn_id=change.txn_id)
+    if wallet == "ConditionalCheckFailed":
+        if _EFFECTS[kind].guard == "available":
+            return InsufficientBalance()
+        return LedgerConflict("Locked funds do not cover this operation", txn_id=change.txn_id)
+    return LedgerConflict(f"Ledger write cancelled: {list(reasons)}", txn_id=change.txn_id)

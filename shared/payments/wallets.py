@@ -1,0 +1,133 @@
+"""Read side of the wallet: the balance view (with live limits) and the transaction history."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from pynamodb.expressions.condition import Condition
+
+from payments.clock import utcnow
+from payments.errors import InvalidRequest
+from payments.ledger import TransactionStatus, TransactionType
+from payments.limits import KycLevel, day_period, limits_for, month_period
+from payments.models import TXN_PREFIX, WALLET_SK, TransactionItem, WalletItem, user_pk
+
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class BalanceView:
+    """All amounts in minor units."""
+
+    currency: str
+    balance: int
+    locked: int
+    available: int
+    daily_limit: int
+    daily_used: int
+    monthly_limit: int
+    monthly_used: int
+
+    @property
+    def daily_remaining(self) -> int:
+        return max(self.daily_limit - self.daily_used, 0)
+
+    @property
+    def monthly_remaining(self) -> int:
+        return max(self.monthly_limit - self.monthly_used, 0)
+
+
+@dataclass(frozen=True)
+class TransactionPage:
+    items: list[TransactionItem]
+    total: int
+    has_more: bool
+    next_cursor: str | None
+
+
+def get_balance(user_id: str, kyc_level: KycLevel, now: datetime | None = None) -> BalanceView:
+    """One strongly consistent GetItem. A user who never moved money has an all-zero wallet; usage
+    from an earlier day or month counts as zero (periods roll over lazily, no job needed)."""
+    now = now or utcnow()
+    limits = limits_for(kyc_level)
+    try:
+        wallet = WalletItem.get(user_pk(user_id), WALLET_SK, consistent_read=True)
+    except WalletItem.DoesNotExist:
+        wallet = WalletItem(user_pk(user_id), WALLET_SK, user_id=user_id)
+    daily_used = wallet.daily_used if wallet.daily_period == day_period(now) else 0
+    monthly_used = wallet.monthly_used if wallet.monthly_period == month_period(now) else 0
+    return BalanceView(
+        currency=wallet.currency,
+        balance=wallet.balance,
+        locked=wallet.locked,
+        available=wallet.available,
+        daily_limit=limits.daily_limit,
+        daily_used=daily_used,
+        monthly_limit=limits.monthly_limit,
+        monthly_used=monthly_used,
+    )
+
+
+def list_transactions(
+    user_id: str,
+    *,
+    skip: int = 0,
+    limit: int = 20,
+    txn_type: TransactionType | None = None,
+    status: TransactionStatus | None = None,
+    cursor: str | None = None,
+) -> TransactionPage:
+    """Newest first. ``skip``/``limit`` as in the spec; ``cursor`` (from ``next_cursor``) resumes
+    after the last item of the previous page without re-reading it. ``total`` counts every
+    transaction matching the filters, independent of paging."""
+    if not 1 <= limit <= MAX_PAGE_SIZE or skip < 0:
+        raise InvalidRequest("limit must be 1..100 and skip >= 0")
+    pk = user_pk(user_id)
+    filters: Condition | None = None
+    if txn_type is not None:
+        filters = TransactionItem.type == str(txn_type)
+    if status is not None:
+        status_filter = TransactionItem.status == str(status)
+        filters = status_filter if filters is None else filters & status_filter
+    start_key = {"pk": {"S": pk}, "sk": {"S": _decode_cursor(cursor)}} if cursor else None
+    wanted = skip + limit + 1  # one extra tells whether there is a next page
+    results = TransactionItem.query(
+        pk,
+        TransactionItem.sk.startswith(TXN_PREFIX),
+        filter_condition=filters,
+        scan_index_forward=False,
+        limit=wanted,
+        page_size=min(wanted, 1000) if filters is None else None,
+        last_evaluated_key=start_key,
+    )
+    fetched = list(results)
+    items = fetched[skip:]
+    has_more = len(items) > limit
+    items = items[:limit]
+    if cursor is None and len(fetched) < wanted:
+        total = len(fetched)  # the query saw every match: counting again would be a wasted read
+    else:
+        total = TransactionItem.count(pk, TransactionItem.sk.startswith(TXN_PREFIX), filter_condition=filters)
+    next_cursor = _encode_cursor(items[-1].sk) if has_more and items else None
+    return TransactionPage(items=items, total=total, has_more=has_more, next_cursor=next_cursor)
+
+
+def _encode_cursor(sort_key: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"sk": sort_key}).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    """The cursor carries only the sort key; the partition is always the caller's own, so a
+    cursor can never reach another user's items."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        sort_key = json.loads(base64.urlsafe_b64decode(padded.encode()))["sk"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise InvalidRequest("cursor is not valid", field="cursor") from None
+    if not isinstance(sort_key, str) or not sort_key.startswith(TXN_PREFIX) or len(sort_key) > 200:
+        raise InvalidRequest("cursor is not valid", field="cursor")
+    return sort_key
