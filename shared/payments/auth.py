@@ -21,6 +21,7 @@ from payments.limits import KycLevel
 
 ADMIN_ROLE = "admin"
 _MAX_USER_ID = 128
+_MIN_SECRET_BYTES = 32  # RFC 7518 section 3.2: an HS256 key is at least as long as the hash
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ def _jwt_secret() -> str:
             return str(parameters.get_secret(secret_arn, max_age=300))
         return str(parameters.get_parameter(parameter, decrypt=True, max_age=300))
     secret = os.environ.get("JWT_SECRET_KEY", "")
-    if len(secret) < 16:
-        raise RuntimeError("JWT_SECRET_KEY must be set (16+ characters) when no JWT_SECRET_ARN is configured")
+    if len(secret.encode()) < _MIN_SECRET_BYTES:
+        raise RuntimeError(
+            f"JWT_SECRET_KEY must be set ({_MIN_SECRET_BYTES}+ bytes) when no JWT_SECRET_ARN is configured"
+        )
     return secret

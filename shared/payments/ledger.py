@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -174,7 +173,7 @@ class Ledger:
                         raise ServiceBusy() from exc
                     time.sleep(random.uniform(0, _BASE_BACKOFF_S * 2**attempt))  # noqa: S311
                     continue
-                raise _refusal(kind, amount, change, reasons) from exc
+                raise _refusal(kind, change, dict(zip(_item_roles(change), reasons, strict=False))) from exc
             return LedgerEntry(user_id, change.txn_id, kind, amount, now)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -250,17 +249,24 @@ def _status_actions(change: StatusChange, now: datetime) -> list[Any]:
     return actions
 
 
-def _refusal(
-    kind: EntryKind, amount: int, change: NewTransaction | StatusChange, reasons: Iterable[str | None]
-) -> Exception:
-    """Turn the per-item cancellation reasons (wallet, entry, transaction) into the business error."""
-    wallet, entry, txn = (list(reasons) + [None, None, None])[:3]
-    if entry == "ConditionalCheckFailed":
+def _item_roles(change: NewTransaction | StatusChange) -> list[str]:
+    """Which item each cancellation reason belongs to. pynamodb sends a TransactWrite's puts
+    first and its updates second, each in the order they were added in :meth:`Ledger._write`."""
+    if isinstance(change, NewTransaction):
+        return ["entry", "transaction", "wallet"]
+    return ["entry", "wallet", "transaction"]
+
+
+def _refusal(kind: EntryKind, change: NewTransaction | StatusChange, reasons: dict[str, str | None]) -> Exception:
+    """Turn the per-item cancellation reasons into the business error. A replay is reported as
+    such even when the wallet would also refuse it now."""
+    failed = {role for role, reason in reasons.items() if reason == "ConditionalCheckFailed"}
+    if "entry" in failed:
         return AlreadyApplied(txn_id=change.txn_id, kind=str(kind))
-    if txn == "ConditionalCheckFailed":
+    if "transaction" in failed:
         return LedgerConflict(txn_id=change.txn_id)
-    if wallet == "ConditionalCheckFailed":
+    if "wallet" in failed:
         if _EFFECTS[kind].guard == "available":
             return InsufficientBalance()
         return LedgerConflict("Locked funds do not cover this operation", txn_id=change.txn_id)
-    return LedgerConflict(f"Ledger write cancelled: {list(reasons)}", txn_id=change.txn_id)
+    return LedgerConflict(f"Ledger write cancelled: {reasons}", txn_id=change.txn_id)

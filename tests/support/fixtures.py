@@ -1,0 +1,125 @@
+"""Shared fixtures: in-process moto with the template deployed, the local stack over HTTP,
+tokens, event samples, and the ledger-invariant check that runs after every AWS-backed test."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local.template import REPO_ROOT
+from payments.auth import issue_token
+from payments.limits import KycLevel
+from tests.support.invariants import assert_ledger_invariants
+
+EVENTS_DIR = REPO_ROOT / "events"
+STACK_NAME = "payments-test"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The folder is the layer: tests/unit -> @unit and so on, so `pytest -m unit` works."""
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        for layer in ("unit", "integration", "e2e", "property"):
+            if layer in parts:
+                item.add_marker(getattr(pytest.mark, layer))
+
+
+@pytest.fixture(scope="session")
+def aws() -> Iterator[Any]:
+    """moto in-process for the whole session, with every resource of template.yaml created the
+    way the local stack creates them. Tests isolate themselves with fresh user ids."""
+    from moto import mock_aws
+
+    from local.stack import configure_moto, deploy
+
+    configure_moto()
+    with mock_aws():
+        yield deploy(STACK_NAME)
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    api: str
+    moto: str
+    resources: dict[str, str]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.moto)
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """`python -m local` in a subprocess, exactly as `make run` starts it, on free ports."""
+    log = tmp_path_factory.mktemp("local-stack") / "stack.log"
+    env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'shared'}"}
+    with log.open("w") as sink:
+        process = subprocess.Popen(  # noqa: S603 - our own module
+            [sys.executable, "-m", "local", "--port", "0", "--stack-name", STACK_NAME, "--quiet"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        info = None
+        while info is None:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"local stack did not start:\n{log.read_text()}")
+            for line in log.read_text().splitlines():
+                if line.startswith("LOCAL_STACK "):
+                    info = json.loads(line.removeprefix("LOCAL_STACK "))
+            time.sleep(0.1)
+        yield LocalStack(api=info["api"], moto=info["moto"], resources=info["resources"])
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(autouse=True)
+def _ledger_invariants_hold(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test that touched AWS (in-process or the local stack), the money adds up."""
+    yield
+    table = os.environ["LEDGER_TABLE_NAME"]
+    if "aws" in request.fixturenames:
+        assert_ledger_invariants(boto3.client("dynamodb"), table)
+    if "local_stack" in request.fixturenames:
+        stack = request.getfixturevalue("local_stack")
+        assert_ledger_invariants(stack.client("dynamodb"), table)
+
+
+@pytest.fixture
+def user_id() -> str:
+    return f"user_{uuid.uuid4().hex[:12]}"
+
+
+def make_token(user_id: str, kyc_level: KycLevel = KycLevel.BASIC, roles: tuple[str, ...] = ("user",)) -> str:
+    return issue_token(os.environ["JWT_SECRET_KEY"], user_id, kyc_level, roles)
+
+
+_KEEP = object()
+
+
+def load_event(name: str, user_id: str | None = None, query: Any = _KEEP, **overrides: Any) -> dict[str, Any]:
+    """A sample from events/ (the same files `sam local invoke -e` takes), optionally re-targeted
+    to another user or query string (set in both the single- and multi-value forms, as API Gateway does)."""
+    event = copy.deepcopy(json.loads((EVENTS_DIR / f"{name}.json").read_text()))
+    if user_id is not None:
+        event["requestContext"]["authorizer"].update(user_id=user_id, principalId=user_id)
+    if query is not _KEEP:
+        event["queryStringParameters"] = query or None
+        event["multiValueQueryStringParameters"] = {key: [value] for key, value in (query or {}).items()} or None
+    event.update(overrides)
+    return event
