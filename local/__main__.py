@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     moto_server, moto_url = local_stack.start_moto(args.host, args.moto_port)
     os.environ["AWS_ENDPOINT_URL"] = moto_url
     deployment = local_stack.deploy(args.stack_name, endpoint_url=moto_url)
-    server = local_stack.front.make_server(local_stack.make_gateway(deployment), args.host, args.port, args.quiet)
+    server = local_stack.front.make_server(
+        local_stack.make_gateway(deployment), args.host, args.port, args.quiet
+    )
     api_url = f"http://{args.host}:{server.server_address[1]}"
     threading.Thread(target=server.serve_forever, name="api", daemon=True).start()
 

@@ -60,7 +60,9 @@ class ApiGateway:
         self.region = region
 
     # ----------------------------------------------------------- gateway responses
-    def gateway_response(self, kind: str, status: int, message: str, request_id: str) -> tuple[int, dict[str, str], bytes]:
+    def gateway_response(
+        self, kind: str, status: int, message: str, request_id: str
+    ) -> tuple[int, dict[str, str], bytes]:
         family = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
         configured_status, body = self.responses.get(kind) or self.responses.get(family) or (None, "")
         body = body or json.dumps({"message": message})
@@ -82,7 +84,10 @@ class ApiGateway:
                 break
         if match is None:
             return self.gateway_response(
-                "MISSING_AUTHENTICATION_TOKEN", HTTPStatus.FORBIDDEN, "Missing Authentication Token", request_id
+                "MISSING_AUTHENTICATION_TOKEN",
+                HTTPStatus.FORBIDDEN,
+                "Missing Authentication Token",
+                request_id,
             )
         compiled, path_params = match
         authorizer_context: dict[str, Any] | None = None
@@ -91,13 +96,28 @@ class ApiGateway:
             if isinstance(outcome, tuple):
                 return outcome
             authorizer_context = outcome
-        event = self._proxy_event(compiled, method, split.path, split.query, headers, body, path_params, source_ip,
-                                  request_id, authorizer_context)
+        event = self._proxy_event(
+            compiled,
+            method,
+            split.path,
+            split.query,
+            headers,
+            body,
+            path_params,
+            source_ip,
+            request_id,
+            authorizer_context,
+        )
         try:
             result = self.runtime.invoke(compiled.route.function, event)
         except FunctionError as exc:
-            print(f"[local] {compiled.route.function} failed: {exc.payload['errorType']}: {exc}", file=sys.stderr)
-            return self.gateway_response("DEFAULT_5XX", HTTPStatus.BAD_GATEWAY, "Internal server error", request_id)
+            print(
+                f"[local] {compiled.route.function} failed: {exc.payload['errorType']}: {exc}",
+                file=sys.stderr,
+            )
+            return self.gateway_response(
+                "DEFAULT_5XX", HTTPStatus.BAD_GATEWAY, "Internal server error", request_id
+            )
         return self._http_response(result, request_id)
 
     def _authorize(
@@ -106,16 +126,18 @@ class ApiGateway:
         token = _header(headers, "Authorization")
         if not token:
             return self.gateway_response("UNAUTHORIZED", HTTPStatus.UNAUTHORIZED, "Unauthorized", request_id)
-        method_arn = (
-            f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{API_ID}/{self.stage}/{method}{compiled.resource}"
-        )
+        api_arn = f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{API_ID}"
+        method_arn = f"{api_arn}/{self.stage}/{method}{compiled.resource}"
         try:
             policy = self.runtime.invoke(
-                compiled.route.authorizer, {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
+                compiled.route.authorizer,
+                {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn},
             )
         except FunctionError as exc:
             if str(exc) == "Unauthorized":
-                return self.gateway_response("UNAUTHORIZED", HTTPStatus.UNAUTHORIZED, "Unauthorized", request_id)
+                return self.gateway_response(
+                    "UNAUTHORIZED", HTTPStatus.UNAUTHORIZED, "Unauthorized", request_id
+                )
             return self.gateway_response(
                 "AUTHORIZER_FAILURE", HTTPStatus.INTERNAL_SERVER_ERROR, "Authorizer failure", request_id
             )
@@ -169,8 +191,9 @@ class ApiGateway:
 
     def _http_response(self, result: Any, request_id: str) -> tuple[int, dict[str, str], bytes]:
         if not isinstance(result, dict) or "statusCode" not in result:
-            return self.gateway_response("DEFAULT_5XX", HTTPStatus.BAD_GATEWAY, "Malformed Lambda proxy response",
-                                         request_id)
+            return self.gateway_response(
+                "DEFAULT_5XX", HTTPStatus.BAD_GATEWAY, "Malformed Lambda proxy response", request_id
+            )
         headers = {key: str(value) for key, value in (result.get("headers") or {}).items()}
         for key, values in (result.get("multiValueHeaders") or {}).items():
             headers[key] = ", ".join(str(value) for value in values)
@@ -208,7 +231,7 @@ def make_server(gateway: ApiGateway, host: str, port: int, quiet: bool = False) 
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             if not quiet:
                 sys.stderr.write(f"[local] {self.address_string()} {format % args}\n")
 

@@ -50,7 +50,9 @@ class Stack:
 
 
 class Provisioner:
-    def __init__(self, stack: Stack, cfn: dict[str, Any], session: boto3.Session, endpoint_url: str | None) -> None:
+    def __init__(
+        self, stack: Stack, cfn: dict[str, Any], session: boto3.Session, endpoint_url: str | None
+    ) -> None:
         self.stack = stack
         self.cfn = cfn
         self._session = session
@@ -92,13 +94,13 @@ class Provisioner:
         return self.stack
 
     # ------------------------------------------------------------------ intrinsics
-    def resolve(self, value: Any) -> Any:  # noqa: PLR0911 - one branch per intrinsic
+    def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
             return [self.resolve(item) for item in value if item != {"Ref": "AWS::NoValue"}]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref(arg)
             if key == "Fn::GetAtt":
@@ -125,13 +127,14 @@ class Provisioner:
         return {key: self.resolve(item) for key, item in value.items() if item != {"Ref": "AWS::NoValue"}}
 
     def _ref(self, name: str) -> Any:
+        region = self.stack.region
         pseudo = {
             "AWS::Region": self.stack.region,
             "AWS::AccountId": ACCOUNT_ID,
             "AWS::StackName": self.stack.name,
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackId": f"arn:aws:cloudformation:{self.stack.region}:{ACCOUNT_ID}:stack/{self.stack.name}/local",
+            "AWS::StackId": f"arn:aws:cloudformation:{region}:{ACCOUNT_ID}:stack/{self.stack.name}/local",
         }
         if name in pseudo:
             return pseudo[name]
@@ -178,9 +181,12 @@ class Provisioner:
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
             self.client("dynamodb").update_time_to_live(
-                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
             )
-        self._record(logical_id, name, Arn=description["TableArn"], StreamArn=description.get("LatestStreamArn", ""))
+        self._record(
+            logical_id, name, Arn=description["TableArn"], StreamArn=description.get("LatestStreamArn", "")
+        )
 
     def _kms_key(self, logical_id: str, props: dict[str, Any]) -> None:
         meta = self.client("kms").create_key(Description=props.get("Description", logical_id))["KeyMetadata"]
@@ -241,7 +247,9 @@ class Provisioner:
     def _queue(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("QueueName") or self._name(logical_id, 80)
         url = self.client("sqs").create_queue(QueueName=name)["QueueUrl"]
-        arn = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
         self._record(logical_id, url, Arn=arn, QueueName=name, QueueUrl=url)
 
     def _rule(self, logical_id: str, props: dict[str, Any]) -> None:

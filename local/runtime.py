@@ -15,6 +15,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import Any
 
@@ -27,7 +28,9 @@ Handler = Callable[[dict[str, Any], Any], Any]
 class LambdaContext:
     """The attributes Powertools and our handlers read from the real context object."""
 
-    def __init__(self, function_name: str, function_arn: str, timeout_s: int = 10, memory_mb: int = 512) -> None:
+    def __init__(
+        self, function_name: str, function_arn: str, timeout_s: int = 10, memory_mb: int = 512
+    ) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = function_arn
@@ -56,7 +59,9 @@ class Runtime:
         self._modules: dict[str, ModuleType] = {}
         self._locks = {logical_id: threading.Lock() for logical_id in specs}
         self._import_lock = threading.Lock()
-        self._by_physical = {stack.physical[logical_id]: logical_id for logical_id in specs if logical_id in stack.physical}
+        self._by_physical = {
+            stack.physical[logical_id]: logical_id for logical_id in specs if logical_id in stack.physical
+        }
 
     @property
     def function_names(self) -> dict[str, str]:
@@ -70,7 +75,8 @@ class Runtime:
                 module_file, _, _ = spec.handler.rpartition(".")
                 path = spec.code_dir / f"{module_file}.py"
                 module_spec = importlib.util.spec_from_file_location(f"lambda_{logical_id}", path)
-                assert module_spec and module_spec.loader
+                if module_spec is None or module_spec.loader is None:
+                    raise ImportError(f"cannot load {path} for {logical_id}")
                 module = importlib.util.module_from_spec(module_spec)
                 module_spec.loader.exec_module(module)
                 self._modules[logical_id] = module
@@ -84,7 +90,7 @@ class Runtime:
         with self._locks[logical_id]:
             try:
                 return handler(event, LambdaContext(name, arn))
-            except Exception as exc:  # noqa: BLE001 - the Lambda service boundary: report, don't crash
+            except Exception as exc:
                 raise FunctionError(
                     {
                         "errorMessage": str(exc),
@@ -97,18 +103,29 @@ class Runtime:
         name = function_name.rsplit(":function:", 1)[-1].split(":", 1)[0]
         return self.invoke(self._by_physical.get(name, name), event)
 
-    def route_moto_invocations(self) -> None:
-        """Make moto's Lambda backend (``lambda.invoke`` and Step Functions tasks) run our handlers."""
-        from moto.awslambda.models import LambdaFunction
+    def route_moto_invocations(self, around: Callable[[], AbstractContextManager[None]]) -> None:
+        """Make moto's Docker-free Lambda backend (``lambda.invoke``, Step Functions tasks) run our
+        handlers instead of echoing the payload. ``around`` wraps each call (the local stack
+        releases moto's request lock there, since the handler calls moto itself)."""
+        from moto.awslambda_simple.models import LambdaSimpleBackend
 
         runtime = self
 
-        def _invoke_lambda(function: LambdaFunction, event: str | None = None) -> tuple[str, bool, str]:
-            payload = json.loads(event) if isinstance(event, str) and event else (event or {})
+        def invoke(
+            backend: LambdaSimpleBackend,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: Any,
+        ) -> bytes:
+            payload = json.loads(body) if body else {}
             try:
-                result = runtime.invoke_by_name(function.function_name, payload)
+                with around():
+                    result = runtime.invoke_by_name(function_name, payload)
             except FunctionError as exc:
-                return json.dumps(exc.payload), True, exc.payload["errorMessage"]
-            return json.dumps(result), False, ""
+                response_headers["x-amz-function-error"] = "Unhandled"
+                return json.dumps(exc.payload).encode()
+            return json.dumps(result).encode()
 
-        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +28,7 @@ def fake_aws_environment(region: str = DEFAULT_REGION) -> dict[str, str]:
     """Credentials and switches for talking to moto. Never real credentials: nothing leaves the machine."""
     return {
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's dummy credentials
+        "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
@@ -43,10 +45,42 @@ class _SerializedApp:
     def __init__(self, app: Any) -> None:
         self._app = app
         self._lock = threading.Lock()
+        self._owner: int | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         with self._lock:
-            return list(self._app(environ, start_response))
+            self._owner = threading.get_ident()
+            try:
+                return list(self._app(environ, start_response))
+            finally:
+                self._owner = None
+
+    @contextmanager
+    def released(self) -> Iterator[None]:
+        """Let other requests in while this one waits on something that calls moto itself: a
+        Lambda invocation whose handler reads DynamoDB would otherwise wait for its own caller."""
+        if self._owner != threading.get_ident():
+            yield
+            return
+        self._owner = None
+        self._lock.release()
+        try:
+            yield
+        finally:
+            self._lock.acquire()
+            self._owner = threading.get_ident()
+
+
+_serializer: _SerializedApp | None = None
+
+
+@contextmanager
+def moto_lock_released() -> Iterator[None]:
+    if _serializer is None:
+        yield
+    else:
+        with _serializer.released():
+            yield
 
 
 def configure_moto() -> None:
@@ -58,15 +92,20 @@ def configure_moto() -> None:
 
 
 def start_moto(host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
     from werkzeug.serving import make_server
 
     class _QuietHandler(MotoRequestHandler):
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             """moto's access log would drown the API's; its errors still go to stderr."""
 
+    global _serializer
     configure_moto()
-    app = _SerializedApp(DomainDispatcherApplication(create_backend_app))
+    app = _serializer = _SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
     bound_host, bound_port = server.server_address[:2]
@@ -98,7 +137,7 @@ def deploy(
     for environment in stack.function_environments.values():
         os.environ.update(environment)
     runtime = Runtime(template.functions(sam), stack)
-    runtime.route_moto_invocations()
+    runtime.route_moto_invocations(moto_lock_released)
     return Deployment(stack=stack, runtime=runtime, sam=sam)
 
 

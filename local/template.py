@@ -127,5 +127,8 @@ def gateway_responses(sam: dict[str, Any]) -> dict[str, tuple[int | None, str]]:
         if resource["Type"] == "AWS::Serverless::Api":
             for kind, spec in resource["Properties"].get("GatewayResponses", {}).items():
                 status = spec.get("StatusCode")
-                result[kind] = (int(status) if status else None, spec["ResponseTemplates"]["application/json"])
+                result[kind] = (
+                    int(status) if status else None,
+                    spec["ResponseTemplates"]["application/json"],
+                )
     return result

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments.auth import verify_token, settings_from_environment
+from payments.auth import settings_from_environment, verify_token
 from payments.errors import Unauthorized
 from payments.observability import logger
 
@@ -30,7 +30,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         caller = verify_token(token.strip(), settings_from_environment())
     except Unauthorized as exc:
         logger.info("token refused", extra={"reason": exc.message})
-        raise Exception("Unauthorized") from None  # noqa: TRY002 - the exact text API Gateway maps to 401
+        raise Exception("Unauthorized") from None
     arn = token_event.parsed_arn
     policy = APIGatewayAuthorizerResponse(
         principal_id=caller.user_id,

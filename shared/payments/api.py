@@ -22,7 +22,9 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     if details:
         error["details"] = details
     return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body={"success": False, "error": error}
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"success": False, "error": error},
     )
 
 
@@ -38,7 +40,10 @@ def create_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(RequestValidationError)
     def _validation_error(exc: RequestValidationError) -> Response:
         problems = [
-            {"field": ".".join(str(part) for part in err["loc"][1:]) or str(err["loc"][0]), "message": err["msg"]}
+            {
+                "field": ".".join(str(part) for part in err["loc"][1:]) or str(err["loc"][0]),
+                "message": err["msg"],
+            }
             for err in exc.errors()
         ]
         message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)

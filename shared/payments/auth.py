@@ -36,7 +36,11 @@ class Caller:
 
     def to_authorizer_context(self) -> dict[str, str]:
         """API Gateway context values must be strings, numbers or booleans: roles are joined."""
-        return {"user_id": self.user_id, "kyc_level": str(self.kyc_level), "roles": ",".join(sorted(self.roles))}
+        return {
+            "user_id": self.user_id,
+            "kyc_level": str(self.kyc_level),
+            "roles": ",".join(sorted(self.roles)),
+        }
 
     @classmethod
     def from_authorizer_context(cls, context: Mapping[str, Any] | None) -> Caller:
@@ -109,8 +113,8 @@ def issue_token(
 
 def settings_from_environment() -> JwtSettings:
     """Secret from Secrets Manager (``JWT_SECRET_ARN``) or SSM (``JWT_SECRET_PARAMETER``) in AWS,
-    cached by Powertools for 5 minutes so a rotated secret is picked up; ``JWT_SECRET_KEY`` locally. No secret means no service:
-    there is deliberately no built-in fallback."""
+    cached by Powertools for 5 minutes so a rotated secret is picked up; ``JWT_SECRET_KEY`` locally.
+    No secret means no service: there is deliberately no built-in fallback."""
     return JwtSettings(
         secret=_jwt_secret(),
         algorithm=os.environ.get("JWT_ALGORITHM", "HS256"),

@@ -31,7 +31,7 @@ from pynamodb.transactions import TransactWrite
 
 from payments.clock import utcnow
 from payments.errors import InsufficientBalance, InvalidAmount, LedgerConflict, ServiceBusy
-from payments.models import LedgerEntryItem, TransactionItem, WalletItem, entry_sk, txn_sk, user_pk, WALLET_SK
+from payments.models import WALLET_SK, LedgerEntryItem, TransactionItem, WalletItem, entry_sk, txn_sk, user_pk
 
 
 class EntryKind(StrEnum):
@@ -60,7 +60,12 @@ class TransactionStatus(StrEnum):
 
 
 FINAL_STATUSES = frozenset(
-    {TransactionStatus.COMPLETED, TransactionStatus.FAILED, TransactionStatus.CANCELLED, TransactionStatus.REVERSED}
+    {
+        TransactionStatus.COMPLETED,
+        TransactionStatus.FAILED,
+        TransactionStatus.CANCELLED,
+        TransactionStatus.REVERSED,
+    }
 )
 
 
@@ -213,7 +218,10 @@ class Ledger:
             tx.update(WalletItem(pk, WALLET_SK), actions=wallet_actions, condition=guard)
             tx.save(entry, condition=LedgerEntryItem.pk.does_not_exist())
             if isinstance(change, NewTransaction):
-                tx.save(_new_transaction_item(user_id, amount, change, now), condition=TransactionItem.pk.does_not_exist())
+                tx.save(
+                    _new_transaction_item(user_id, amount, change, now),
+                    condition=TransactionItem.pk.does_not_exist(),
+                )
             else:
                 tx.update(
                     TransactionItem(pk, txn_sk(change.txn_id)),
@@ -222,7 +230,9 @@ class Ledger:
                 )
 
 
-def _new_transaction_item(user_id: str, amount: int, change: NewTransaction, now: datetime) -> TransactionItem:
+def _new_transaction_item(
+    user_id: str, amount: int, change: NewTransaction, now: datetime
+) -> TransactionItem:
     return TransactionItem(
         user_pk(user_id),
         txn_sk(change.txn_id),
@@ -241,7 +251,10 @@ def _new_transaction_item(user_id: str, amount: int, change: NewTransaction, now
 
 
 def _status_actions(change: StatusChange, now: datetime) -> list[Any]:
-    actions: list[Any] = [TransactionItem.status.set(str(change.to_status)), TransactionItem.updated_at.set(now)]
+    actions: list[Any] = [
+        TransactionItem.status.set(str(change.to_status)),
+        TransactionItem.updated_at.set(now),
+    ]
     if change.to_status in FINAL_STATUSES:
         actions.append(TransactionItem.completed_at.set(now))
     if change.failure_reason:
@@ -257,7 +270,9 @@ def _item_roles(change: NewTransaction | StatusChange) -> list[str]:
     return ["entry", "wallet", "transaction"]
 
 
-def _refusal(kind: EntryKind, change: NewTransaction | StatusChange, reasons: dict[str, str | None]) -> Exception:
+def _refusal(
+    kind: EntryKind, change: NewTransaction | StatusChange, reasons: dict[str, str | None]
+) -> Exception:
     """Turn the per-item cancellation reasons into the business error. A replay is reported as
     such even when the wallet would also refuse it now."""
     failed = {role for role, reason in reasons.items() if reason == "ConditionalCheckFailed"}

@@ -27,7 +27,9 @@ def test_valid_token_is_allowed_for_every_route_with_the_caller_in_context(aws: 
     assert policy["context"] == {"user_id": user_id, "kyc_level": "INTERMEDIATE", "roles": "admin,user"}
 
 
-def test_the_secret_comes_from_secrets_manager(aws: Any, monkeypatch: pytest.MonkeyPatch, user_id: str) -> None:
+def test_the_secret_comes_from_secrets_manager(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, user_id: str
+) -> None:
     """JWT_SECRET_KEY is not what the deployed authorizer trusts: the stack's secret is."""
     import os
 
@@ -55,5 +57,5 @@ SECRET = "test-only-secret-0123456789abcdef"
     ids=["empty", "bare", "blank", "basic", "scheme", "expired", "forged", "alg-none"],
 )
 def test_bad_credentials_are_unauthorized(aws: Any, header: str) -> None:
-    with pytest.raises(FunctionError, match="^Unauthorized$"):
+    with pytest.raises(FunctionError, match=r"^Unauthorized$"):
         _authorize(aws, header)

@@ -25,7 +25,9 @@ COMPLETED = TransactionStatus.COMPLETED
 PENDING = TransactionStatus.PENDING
 
 
-def _new(txn_id: str, kind: TransactionType = TransactionType.ADJUSTMENT, status: TransactionStatus = COMPLETED):
+def _new(
+    txn_id: str, kind: TransactionType = TransactionType.ADJUSTMENT, status: TransactionStatus = COMPLETED
+):
     return NewTransaction(txn_id=txn_id, type=kind, status=status, description="test")
 
 
@@ -76,7 +78,9 @@ def test_lock_then_unlock_releases_the_reserve(user_id: str) -> None:
     ledger.credit(user_id, 50_000, _new("txn_dep"))
     ledger.lock(user_id, 20_000, _new("txn_wd", TransactionType.WITHDRAWAL, TransactionStatus.PROCESSING))
     ledger.unlock(
-        user_id, 20_000, StatusChange("txn_wd", (TransactionStatus.PROCESSING,), TransactionStatus.FAILED, "payout failed")
+        user_id,
+        20_000,
+        StatusChange("txn_wd", (TransactionStatus.PROCESSING,), TransactionStatus.FAILED, "payout failed"),
     )
     assert _balance(user_id) == (50_000, 0, 50_000)
     item = TransactionItem.get(user_pk(user_id), txn_sk("txn_wd"))
@@ -107,8 +111,15 @@ def test_pending_deposit_is_credited_once_whoever_reports_it(user_id: str) -> No
     """Confirm, webhook and sweeper all try to complete the same PENDING deposit."""
     ledger = Ledger()
     TransactionItem(  # the pending record itself moves no money (deposit initiation writes it)
-        user_pk(user_id), txn_sk("txn_p"), txn_id="txn_p", user_id=user_id, type="DEPOSIT", status="PENDING",
-        amount=75_000, created_at=_now(), updated_at=_now(),
+        user_pk(user_id),
+        txn_sk("txn_p"),
+        txn_id="txn_p",
+        user_id=user_id,
+        type="DEPOSIT",
+        status="PENDING",
+        amount=75_000,
+        created_at=_now(),
+        updated_at=_now(),
     ).save()
     complete = StatusChange("txn_p", (PENDING,), COMPLETED)
     ledger.credit(user_id, 75_000, complete)

@@ -16,7 +16,8 @@ def test_overrides_change_only_what_they_name() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ['{"GOLD": {}}', '{"BASIC": {"weekly_limit": "1"}}', '{"BASIC": {"daily_limit": "-1"}}', "not json"]
+    "raw",
+    ['{"GOLD": {}}', '{"BASIC": {"weekly_limit": "1"}}', '{"BASIC": {"daily_limit": "-1"}}', "not json"],
 )
 def test_bad_overrides_fail_loudly(raw: str) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - any of several parse errors

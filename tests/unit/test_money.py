@@ -5,13 +5,28 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from payments.errors import InvalidAmount
-from payments.money import MAX_AMOUNT, format_amount, format_minor, from_minor, parse_amount, parse_currency, to_minor
+from payments.money import (
+    MAX_AMOUNT,
+    format_amount,
+    format_minor,
+    from_minor,
+    parse_amount,
+    parse_currency,
+    to_minor,
+)
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("1500", "1500.00"), ("1500.5", "1500.50"), ("0.01", "0.01"), (Decimal("99.99"), "99.99"), (7, "7.00"),
-     (" 12.30 ", "12.30"), ("1000000000.00", "1000000000.00")],
+    [
+        ("1500", "1500.00"),
+        ("1500.5", "1500.50"),
+        ("0.01", "0.01"),
+        (Decimal("99.99"), "99.99"),
+        (7, "7.00"),
+        (" 12.30 ", "12.30"),
+        ("1000000000.00", "1000000000.00"),
+    ],
 )
 def test_valid_amounts_are_normalised_to_two_decimals(raw: object, expected: str) -> None:
     assert format_amount(parse_amount(raw)) == expected
@@ -19,8 +34,29 @@ def test_valid_amounts_are_normalised_to_two_decimals(raw: object, expected: str
 
 @pytest.mark.parametrize(
     "raw",
-    ["-1", "0", "0.00", "-0.01", "NaN", "nan", "Infinity", "-Infinity", "sNaN", "1.001", "0.005", "abc", "", "1e400",
-     "1,000", "1000000000.01", True, None, 1.5, [], {}],
+    [
+        "-1",
+        "0",
+        "0.00",
+        "-0.01",
+        "NaN",
+        "nan",
+        "Infinity",
+        "-Infinity",
+        "sNaN",
+        "1.001",
+        "0.005",
+        "abc",
+        "",
+        "1e400",
+        "1,000",
+        "1000000000.01",
+        True,
+        None,
+        1.5,
+        [],
+        {},
+    ],
 )
 def test_bad_amounts_are_pay_001(raw: object) -> None:
     with pytest.raises(InvalidAmount) as refused:
@@ -33,7 +69,11 @@ def test_error_names_the_field() -> None:
         parse_amount("-5", field="amount")
     assert refused.value.to_dict() == {
         "success": False,
-        "error": {"code": "PAY_001", "message": "amount must be greater than zero", "details": {"field": "amount"}},
+        "error": {
+            "code": "PAY_001",
+            "message": "amount must be greater than zero",
+            "details": {"field": "amount"},
+        },
     }
 
 

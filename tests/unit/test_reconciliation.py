@@ -6,7 +6,11 @@ def _entry(n: int, balance: int, locked: int = 0) -> dict:
 
 
 def test_consistent_wallet_has_no_problems() -> None:
-    items = [_entry(1, 500), _entry(2, 0, 200), {"sk": "WALLET", "balance": 500, "locked": 200, "available": 300}]
+    items = [
+        _entry(1, 500),
+        _entry(2, 0, 200),
+        {"sk": "WALLET", "balance": 500, "locked": 200, "available": 300},
+    ]
     assert check_partition(items) == []
 
 
