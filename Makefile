@@ -5,7 +5,6 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/shared
-export PYTHONDONTWRITEBYTECODE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 ENV ?= dev

@@ -17,7 +17,7 @@ app = create_resolver()
 
 
 @app.get("/health")
-def handle_health() -> Response[dict[str, Any]]:
+def handle_health() -> Response:
     database = health.check_database()
     healthy = database["status"] == "healthy"
     body = {

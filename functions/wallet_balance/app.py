@@ -5,22 +5,19 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments import wallets
+from payments import views, wallets
 from payments.api import create_resolver, current_caller
-from payments.observability import logger, tracer
-from payments.schemas import BalanceResponse
+from payments.observability import logger
 
 app = create_resolver()
 
 
 @app.get("/api/v1/payments/wallet/balance")
-@tracer.capture_method
-def handle_get_balance() -> BalanceResponse:
+def handle_get_balance() -> dict[str, str]:
     caller = current_caller(app)
-    return BalanceResponse.from_view(wallets.get_balance(caller.user_id, caller.kyc_level))
+    return views.balance(wallets.get_balance(caller.user_id, caller.kyc_level))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -104,3 +104,11 @@ class ServiceBusy(PaymentError):
     code = "SERVICE_BUSY"
     status = HTTPStatus.SERVICE_UNAVAILABLE
     default_message = "The wallet is busy, retry shortly"
+
+
+class UnprocessableRequest(PaymentError):
+    """Input of the wrong type or out of range; ``details`` lists each field and its problem."""
+
+    code = "VALIDATION_ERROR"
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    default_message = "Invalid request"

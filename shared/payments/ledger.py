@@ -21,7 +21,6 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -31,42 +30,8 @@ from pynamodb.transactions import TransactWrite
 
 from payments.clock import utcnow
 from payments.errors import InsufficientBalance, InvalidAmount, LedgerConflict, ServiceBusy
+from payments.ledger_types import FINAL_STATUSES, EntryKind, TransactionStatus, TransactionType
 from payments.models import WALLET_SK, LedgerEntryItem, TransactionItem, WalletItem, entry_sk, txn_sk, user_pk
-
-
-class EntryKind(StrEnum):
-    CREDIT = "CREDIT"  # money in:            balance +a, available +a
-    DEBIT = "DEBIT"  # money out:             balance -a, available -a   (needs available)
-    LOCK = "LOCK"  # reserve for a payout:    locked +a,  available -a   (needs available)
-    UNLOCK = "UNLOCK"  # release a reserve:   locked -a,  available +a   (needs locked)
-    SETTLE = "SETTLE"  # pay out a reserve:   balance -a, locked -a      (needs locked)
-
-
-class TransactionType(StrEnum):
-    DEPOSIT = "DEPOSIT"
-    WITHDRAWAL = "WITHDRAWAL"
-    REFUND = "REFUND"
-    CHARGEBACK = "CHARGEBACK"
-    ADJUSTMENT = "ADJUSTMENT"
-
-
-class TransactionStatus(StrEnum):
-    PENDING = "PENDING"
-    PROCESSING = "PROCESSING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    REVERSED = "REVERSED"
-
-
-FINAL_STATUSES = frozenset(
-    {
-        TransactionStatus.COMPLETED,
-        TransactionStatus.FAILED,
-        TransactionStatus.CANCELLED,
-        TransactionStatus.REVERSED,
-    }
-)
 
 
 @dataclass(frozen=True)

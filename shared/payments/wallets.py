@@ -12,7 +12,7 @@ from pynamodb.expressions.condition import Condition
 
 from payments.clock import utcnow
 from payments.errors import InvalidRequest
-from payments.ledger import TransactionStatus, TransactionType
+from payments.ledger_types import TransactionStatus, TransactionType
 from payments.limits import KycLevel, day_period, limits_for, month_period
 from payments.models import TXN_PREFIX, WALLET_SK, TransactionItem, WalletItem, user_pk
 

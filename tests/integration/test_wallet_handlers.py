@@ -138,7 +138,8 @@ def test_bad_query_parameters_are_422_naming_the_field(
     assert status == 422
     assert body["success"] is False
     assert body["error"]["code"] == "VALIDATION_ERROR"
-    assert body["error"]["details"][0]["field"] == field
+    assert body["error"]["details"] == {"field": field}
+    assert body["error"]["message"].startswith(f"{field} ")
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "eyJzayI6ICJXQUxMRVQifQ", "eyJwayI6ICJVU0VSI3gifQ"])

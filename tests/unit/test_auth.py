@@ -3,7 +3,8 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from payments.auth import Caller, JwtSettings, issue_token, verify_token
+from payments.auth import JwtSettings, issue_token, verify_token
+from payments.caller import Caller
 from payments.errors import Unauthorized
 from payments.limits import KycLevel
 

@@ -1,0 +1,1 @@
+"""`make bench`: cold-start import ratios, AWS calls per request, layer sizes, cost per million."""
