@@ -69,7 +69,8 @@ def test_globals_configure_powertools_tracing_and_arm64() -> None:
     assert function_globals["Architectures"] == ["arm64"]
     assert function_globals["Tracing"] == "Active"
     variables = function_globals["Environment"]["Variables"]
-    assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"} <= variables.keys()
+    powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+    assert variables.keys() >= powertools
 
 
 def test_outputs_include_the_api_url() -> None:
