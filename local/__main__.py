@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "0")))
     parser.add_argument("--stack-name", default=os.environ.get("STACK_NAME", local_stack.DEFAULT_STACK_NAME))
     parser.add_argument("--quiet", action="store_true", help="no access log")
+    parser.add_argument("--no-schedules", action="store_true", help="fire scheduled functions only on demand")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -27,9 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     moto_server, moto_url = local_stack.start_moto(args.host, args.moto_port)
     os.environ["AWS_ENDPOINT_URL"] = moto_url
     deployment = local_stack.deploy(args.stack_name, endpoint_url=moto_url)
-    server = local_stack.front.make_server(
-        local_stack.make_gateway(deployment), args.host, args.port, args.quiet
-    )
+    scheduler = local_stack.make_scheduler(deployment)
+    if not args.no_schedules:
+        scheduler.start()
+    gateway = local_stack.make_gateway(deployment, scheduler)
+    server = local_stack.front.make_server(gateway, args.host, args.port, args.quiet)
     api_url = f"http://{args.host}:{server.server_address[1]}"
     threading.Thread(target=server.serve_forever, name="api", daemon=True).start()
 
@@ -46,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  curl {api_url}/health\n"
         "  TOKEN=$(make -s token USER=alice KYC=BASIC)\n"
         f'  curl -H "Authorization: Bearer $TOKEN" {api_url}/api/v1/payments/wallet/balance\n'
+        f"  curl -X POST {api_url}/_local/schedules/DepositSweeperFunction   # run a scheduled job now\n"
         "Ctrl-C stops it.",
         flush=True,
     )
@@ -55,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     stop.wait()
     print("\nStopping the local stack...", file=sys.stderr, flush=True)
+    scheduler.stop()
     server.shutdown()
     moto_server.shutdown()
     return 0

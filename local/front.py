@@ -19,9 +19,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from local.runtime import FunctionError, Runtime
+from local.schedules import Scheduler
 from local.template import Route
 
 ACCOUNT_ID = "123456789012"
+_LOCAL_SCHEDULE = re.compile(r"^/_local/schedules/([A-Za-z0-9]+)$")
 API_ID = "localapi"
 
 
@@ -58,6 +60,7 @@ class ApiGateway:
         self.responses = responses
         self.stage = stage
         self.region = region
+        self.scheduler: Scheduler | None = None
 
     # ----------------------------------------------------------- gateway responses
     def gateway_response(
@@ -76,6 +79,9 @@ class ApiGateway:
     ) -> tuple[int, dict[str, str], bytes]:
         request_id = str(uuid.uuid4())
         split = urlsplit(raw_path)
+        local = _LOCAL_SCHEDULE.match(split.path)
+        if local and method == "POST" and self.scheduler is not None:
+            return self._fire_schedule(local.group(1), request_id)
         match = None
         for compiled in self.routes:
             found = compiled.pattern.match(split.path)
@@ -115,10 +121,22 @@ class ApiGateway:
                 f"[local] {compiled.route.function} failed: {exc.payload['errorType']}: {exc}",
                 file=sys.stderr,
             )
-            return self.gateway_response(
-                "DEFAULT_5XX", HTTPStatus.BAD_GATEWAY, "Internal server error", request_id
-            )
+            return self.gateway_response("DEFAULT_5XX", HTTPStatus.BAD_GATEWAY, "Internal server error", request_id)
         return self._http_response(result, request_id)
+
+    def _fire_schedule(self, logical_id: str, request_id: str) -> tuple[int, dict[str, str], bytes]:
+        """Local only: run a scheduled function now, as EventBridge would on its schedule."""
+        try:
+            result = self.scheduler.fire(logical_id)
+        except KeyError:
+            return self.gateway_response("DEFAULT_4XX", HTTPStatus.NOT_FOUND, f"No function {logical_id}", request_id)
+        except FunctionError as exc:
+            return (
+                HTTPStatus.BAD_GATEWAY,
+                {"Content-Type": "application/json"},
+                json.dumps(exc.payload).encode(),
+            )
+        return HTTPStatus.OK, {"Content-Type": "application/json"}, json.dumps(result, default=str).encode()
 
     def _authorize(
         self, compiled: _CompiledRoute, method: str, headers: dict[str, str], request_id: str
@@ -135,9 +153,7 @@ class ApiGateway:
             )
         except FunctionError as exc:
             if str(exc) == "Unauthorized":
-                return self.gateway_response(
-                    "UNAUTHORIZED", HTTPStatus.UNAUTHORIZED, "Unauthorized", request_id
-                )
+                return self.gateway_response("UNAUTHORIZED", HTTPStatus.UNAUTHORIZED, "Unauthorized", request_id)
             return self.gateway_response(
                 "AUTHORIZER_FAILURE", HTTPStatus.INTERNAL_SERVER_ERROR, "Authorizer failure", request_id
             )
@@ -160,11 +176,14 @@ class ApiGateway:
         authorizer: dict[str, Any] | None,
     ) -> dict[str, Any]:
         multi_query = parse_qs(query, keep_blank_values=True)
+        headers = {**headers, "X-Forwarded-Proto": "http", "X-Forwarded-For": source_ip}
         text = body.decode("utf-8") if body else None
         request_context: dict[str, Any] = {
             "resourcePath": compiled.resource,
             "httpMethod": method,
-            "path": f"/{self.stage}{path}",
+            # Served at the root, as a custom domain without a base path would be.
+            "path": path,
+            "domainName": _header(headers, "Host") or "127.0.0.1",
             "stage": self.stage,
             "requestId": request_id,
             "accountId": ACCOUNT_ID,

@@ -50,9 +50,7 @@ class Stack:
 
 
 class Provisioner:
-    def __init__(
-        self, stack: Stack, cfn: dict[str, Any], session: boto3.Session, endpoint_url: str | None
-    ) -> None:
+    def __init__(self, stack: Stack, cfn: dict[str, Any], session: boto3.Session, endpoint_url: str | None) -> None:
         self.stack = stack
         self.cfn = cfn
         self._session = session
@@ -184,9 +182,7 @@ class Provisioner:
                 TableName=name,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
             )
-        self._record(
-            logical_id, name, Arn=description["TableArn"], StreamArn=description.get("LatestStreamArn", "")
-        )
+        self._record(logical_id, name, Arn=description["TableArn"], StreamArn=description.get("LatestStreamArn", ""))
 
     def _kms_key(self, logical_id: str, props: dict[str, Any]) -> None:
         meta = self.client("kms").create_key(Description=props.get("Description", logical_id))["KeyMetadata"]
@@ -247,9 +243,9 @@ class Provisioner:
     def _queue(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("QueueName") or self._name(logical_id, 80)
         url = self.client("sqs").create_queue(QueueName=name)["QueueUrl"]
-        arn = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        arn = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         self._record(logical_id, url, Arn=arn, QueueName=name, QueueUrl=url)
 
     def _rule(self, logical_id: str, props: dict[str, Any]) -> None:

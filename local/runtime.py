@@ -28,9 +28,7 @@ Handler = Callable[[dict[str, Any], Any], Any]
 class LambdaContext:
     """The attributes Powertools and our handlers read from the real context object."""
 
-    def __init__(
-        self, function_name: str, function_arn: str, timeout_s: int = 10, memory_mb: int = 512
-    ) -> None:
+    def __init__(self, function_name: str, function_arn: str, timeout_s: int = 10, memory_mb: int = 512) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = function_arn

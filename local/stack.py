@@ -13,6 +13,7 @@ import boto3
 
 from local import front, provision, template
 from local.runtime import Runtime
+from local.schedules import Scheduler
 
 DEFAULT_STACK_NAME = "payments-local"
 DEFAULT_REGION = "us-east-1"
@@ -141,12 +142,18 @@ def deploy(
     return Deployment(stack=stack, runtime=runtime, sam=sam)
 
 
-def make_gateway(deployment: Deployment) -> front.ApiGateway:
+def make_gateway(deployment: Deployment, scheduler: Scheduler | None = None) -> front.ApiGateway:
     sam = deployment.sam
-    return front.ApiGateway(
+    gateway = front.ApiGateway(
         deployment.runtime,
         template.api_routes(sam),
         template.gateway_responses(sam),
         stage=deployment.stack.parameters["Environment"],
         region=deployment.stack.region,
     )
+    gateway.scheduler = scheduler
+    return gateway
+
+
+def make_scheduler(deployment: Deployment) -> Scheduler:
+    return Scheduler(deployment.runtime, template.functions(deployment.sam), deployment.stack.region)

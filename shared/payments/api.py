@@ -11,6 +11,8 @@ are checked by the small typed readers below; request bodies by pydantic models 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from enum import Enum
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -49,6 +51,40 @@ def create_resolver() -> APIGatewayRestResolver:
         return error_response(HTTPStatus.NOT_FOUND, "NOT_FOUND", "No such route")
 
     return app
+
+
+def public_base_url(app: APIGatewayRestResolver) -> str:
+    """The API's own base URL as the client called it (``https://<id>.execute-api.../dev``, a
+    custom domain with its base path, or the local stack), unless ``PUBLIC_API_URL`` says so."""
+    configured = os.environ.get("PUBLIC_API_URL")
+    if configured:
+        return configured.rstrip("/")
+    event = app.current_event
+    context = event.request_context
+    scheme = event.get_header_value("X-Forwarded-Proto", default_value="https", case_sensitive=False)
+    full_path = context.path or event.path
+    base_path = full_path[: len(full_path) - len(event.path)] if full_path.endswith(event.path) else ""
+    return f"{scheme}://{context.domain_name}{base_path}"
+
+
+def respond_once(app: APIGatewayRestResolver, endpoint: str, handler: Callable[[], dict[str, Any]]) -> Response:
+    """Run a POST handler under the client's ``Idempotency-Key`` (if it sent one): a retry gets
+    the first response with ``Idempotent-Replayed: true``; the same key with another body is 409."""
+    key = app.current_event.get_header_value("Idempotency-Key", case_sensitive=False)
+    if not key:
+        return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, handler())
+    from payments import idempotency
+
+    first_call = []
+
+    def run() -> idempotency.StoredResponse:
+        first_call.append(True)
+        return idempotency.StoredResponse(HTTPStatus.OK, handler())
+
+    caller = current_caller(app)
+    stored = idempotency.run_once(caller.user_id, endpoint, key, app.current_event.body, run)
+    headers = {"Idempotent-Replayed": "false" if first_call else "true"}
+    return Response(stored.status_code, content_types.APPLICATION_JSON, stored.body, headers=headers)
 
 
 def current_caller(app: APIGatewayRestResolver) -> Caller:

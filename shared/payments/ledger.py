@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
+from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from payments.clock import utcnow
@@ -65,12 +67,24 @@ class NewTransaction:
 
 @dataclass(frozen=True)
 class StatusChange:
-    """Move an existing transaction record, only if it is still in one of ``from_statuses``."""
+    """Move an existing transaction record, only if it is still in one of ``from_statuses``.
+    ``attributes`` are set on the record in the same write (e.g. the gateway payment id)."""
 
     txn_id: str
     from_statuses: tuple[TransactionStatus, ...]
     to_status: TransactionStatus
     failure_reason: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ExtraPut:
+    """Another item written in the same transaction, only if its key is new (e.g. the record of
+    the webhook event that caused this movement: event and money are recorded together or not
+    at all). A clash is reported as :class:`DuplicateRecord`."""
+
+    item: Model
+    role: str
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,17 @@ class LedgerEntry:
     kind: EntryKind
     amount: int
     created_at: datetime = field(compare=False)
+
+
+class DuplicateRecord(LedgerConflict):
+    """An :class:`ExtraPut` key exists already: this event (or request) was recorded before."""
+
+    code = "DUPLICATE"
+    default_message = "This event was already recorded"
+
+    def __init__(self, role: str) -> None:
+        super().__init__(role=role)
+        self.role = role
 
 
 class AlreadyApplied(LedgerConflict):
@@ -103,23 +128,38 @@ class Ledger:
         self._connection = connection or Connection(region=WalletItem.Meta.region, host=WalletItem.Meta.host)
 
     # The five operations of the spec; each is one atomic write.
-    def credit(self, user_id: str, amount: int, change: NewTransaction | StatusChange) -> LedgerEntry:
-        return self.post(user_id, EntryKind.CREDIT, amount, change)
+    def credit(
+        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[ExtraPut, ...] = ()
+    ) -> LedgerEntry:
+        return self.post(user_id, EntryKind.CREDIT, amount, change, extra)
 
-    def debit(self, user_id: str, amount: int, change: NewTransaction | StatusChange) -> LedgerEntry:
-        return self.post(user_id, EntryKind.DEBIT, amount, change)
+    def debit(
+        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[ExtraPut, ...] = ()
+    ) -> LedgerEntry:
+        return self.post(user_id, EntryKind.DEBIT, amount, change, extra)
 
-    def lock(self, user_id: str, amount: int, change: NewTransaction | StatusChange) -> LedgerEntry:
-        return self.post(user_id, EntryKind.LOCK, amount, change)
+    def lock(
+        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[ExtraPut, ...] = ()
+    ) -> LedgerEntry:
+        return self.post(user_id, EntryKind.LOCK, amount, change, extra)
 
-    def unlock(self, user_id: str, amount: int, change: NewTransaction | StatusChange) -> LedgerEntry:
-        return self.post(user_id, EntryKind.UNLOCK, amount, change)
+    def unlock(
+        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[ExtraPut, ...] = ()
+    ) -> LedgerEntry:
+        return self.post(user_id, EntryKind.UNLOCK, amount, change, extra)
 
-    def settle_locked(self, user_id: str, amount: int, change: NewTransaction | StatusChange) -> LedgerEntry:
-        return self.post(user_id, EntryKind.SETTLE, amount, change)
+    def settle_locked(
+        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[ExtraPut, ...] = ()
+    ) -> LedgerEntry:
+        return self.post(user_id, EntryKind.SETTLE, amount, change, extra)
 
     def post(
-        self, user_id: str, kind: EntryKind, amount: int, change: NewTransaction | StatusChange
+        self,
+        user_id: str,
+        kind: EntryKind,
+        amount: int,
+        change: NewTransaction | StatusChange,
+        extra: tuple[ExtraPut, ...] = (),
     ) -> LedgerEntry:
         """Apply one operation atomically, or raise and change nothing.
 
@@ -130,10 +170,37 @@ class Ledger:
         """
         if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
             raise InvalidAmount("ledger amounts are positive integer minor units")
+        now = utcnow()
+        self._commit(lambda tx, now: self._write(tx, user_id, kind, amount, change, extra, now), kind, change)
+        return LedgerEntry(user_id, change.txn_id, kind, amount, now)
+
+    def transition(self, user_id: str, change: StatusChange, extra: tuple[ExtraPut, ...] = ()) -> None:
+        """Move a transaction's status without moving money (e.g. a deposit the gateway declined),
+        under the same status condition and with the same extra records as :meth:`post`."""
+
+        def write(tx: TransactWrite, now: datetime) -> list[str]:
+            roles = _put_extras(tx, extra)
+            tx.update(
+                TransactionItem(user_pk(user_id), txn_sk(change.txn_id)),
+                actions=_status_actions(change, now),
+                condition=TransactionItem.status.is_in(*change.from_statuses),
+            )
+            return [*roles, "transaction"]
+
+        self._commit(write, None, change)
+
+    def _commit(
+        self,
+        write: Callable[[TransactWrite, datetime], list[str]],
+        kind: EntryKind | None,
+        change: NewTransaction | StatusChange,
+    ) -> None:
+        """Run one TransactWriteItems; retry DynamoDB's TransactionConflict, map refusals."""
         for attempt in range(1, _MAX_ATTEMPTS + 1):
-            now = utcnow()
+            roles: list[str] = []
             try:
-                self._write(user_id, kind, amount, change, now)
+                with TransactWrite(connection=self._connection) as tx:
+                    roles = write(tx, utcnow())
             except TransactWriteError as exc:
                 reasons = [reason.code if reason else None for reason in exc.cancellation_reasons]
                 if not reasons:
@@ -143,13 +210,23 @@ class Ledger:
                         raise ServiceBusy() from exc
                     time.sleep(random.uniform(0, _BASE_BACKOFF_S * 2**attempt))  # noqa: S311
                     continue
-                raise _refusal(kind, change, dict(zip(_item_roles(change), reasons, strict=False))) from exc
-            return LedgerEntry(user_id, change.txn_id, kind, amount, now)
+                raise _refusal(kind, change, dict(zip(roles, reasons, strict=False))) from exc
+            return
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _write(
-        self, user_id: str, kind: EntryKind, amount: int, change: NewTransaction | StatusChange, now: datetime
-    ) -> None:
+        self,
+        tx: TransactWrite,
+        user_id: str,
+        kind: EntryKind,
+        amount: int,
+        change: NewTransaction | StatusChange,
+        extra: tuple[ExtraPut, ...],
+        now: datetime,
+    ) -> list[str]:
+        """Add the items of one operation to ``tx``; return each item's role in the order pynamodb
+        sends them (all puts first, then all updates, each in the order added), so cancellation
+        reasons can be matched to items."""
         effect = _EFFECTS[kind]
         pk = user_pk(user_id)
         wallet_actions = [
@@ -179,25 +256,27 @@ class Ledger:
             locked_delta=effect.locked * amount,
             created_at=now,
         )
-        with TransactWrite(connection=self._connection) as tx:
-            tx.update(WalletItem(pk, WALLET_SK), actions=wallet_actions, condition=guard)
-            tx.save(entry, condition=LedgerEntryItem.pk.does_not_exist())
-            if isinstance(change, NewTransaction):
-                tx.save(
-                    _new_transaction_item(user_id, amount, change, now),
-                    condition=TransactionItem.pk.does_not_exist(),
-                )
-            else:
-                tx.update(
-                    TransactionItem(pk, txn_sk(change.txn_id)),
-                    actions=_status_actions(change, now),
-                    condition=TransactionItem.status.is_in(*change.from_statuses),
-                )
+        puts = ["entry"]
+        updates = ["wallet"]
+        tx.update(WalletItem(pk, WALLET_SK), actions=wallet_actions, condition=guard)
+        tx.save(entry, condition=LedgerEntryItem.pk.does_not_exist())
+        if isinstance(change, NewTransaction):
+            tx.save(
+                _new_transaction_item(user_id, amount, change, now),
+                condition=TransactionItem.pk.does_not_exist(),
+            )
+            puts.append("transaction")
+        else:
+            tx.update(
+                TransactionItem(pk, txn_sk(change.txn_id)),
+                actions=_status_actions(change, now),
+                condition=TransactionItem.status.is_in(*change.from_statuses),
+            )
+            updates.append("transaction")
+        return [*puts, *_put_extras(tx, extra), *updates]
 
 
-def _new_transaction_item(
-    user_id: str, amount: int, change: NewTransaction, now: datetime
-) -> TransactionItem:
+def _new_transaction_item(user_id: str, amount: int, change: NewTransaction, now: datetime) -> TransactionItem:
     return TransactionItem(
         user_pk(user_id),
         txn_sk(change.txn_id),
@@ -215,6 +294,12 @@ def _new_transaction_item(
     )
 
 
+def _put_extras(tx: TransactWrite, extra: tuple[ExtraPut, ...]) -> list[str]:
+    for record in extra:
+        tx.save(record.item, condition=type(record.item).pk.does_not_exist())
+    return [f"extra:{record.role}" for record in extra]
+
+
 def _status_actions(change: StatusChange, now: datetime) -> list[Any]:
     actions: list[Any] = [
         TransactionItem.status.set(str(change.to_status)),
@@ -222,30 +307,30 @@ def _status_actions(change: StatusChange, now: datetime) -> list[Any]:
     ]
     if change.to_status in FINAL_STATUSES:
         actions.append(TransactionItem.completed_at.set(now))
+    if change.to_status != TransactionStatus.PENDING:
+        actions.append(TransactionItem.gsi2pk.remove())  # leaves the sweeper's work list
+        actions.append(TransactionItem.gsi2sk.remove())
     if change.failure_reason:
         actions.append(TransactionItem.failure_reason.set(change.failure_reason))
+    for name, value in change.attributes:
+        actions.append(getattr(TransactionItem, name).set(value))
     return actions
 
 
-def _item_roles(change: NewTransaction | StatusChange) -> list[str]:
-    """Which item each cancellation reason belongs to. pynamodb sends a TransactWrite's puts
-    first and its updates second, each in the order they were added in :meth:`Ledger._write`."""
-    if isinstance(change, NewTransaction):
-        return ["entry", "transaction", "wallet"]
-    return ["entry", "wallet", "transaction"]
-
-
 def _refusal(
-    kind: EntryKind, change: NewTransaction | StatusChange, reasons: dict[str, str | None]
+    kind: EntryKind | None, change: NewTransaction | StatusChange, reasons: dict[str, str | None]
 ) -> Exception:
     """Turn the per-item cancellation reasons into the business error. A replay is reported as
     such even when the wallet would also refuse it now."""
     failed = {role for role, reason in reasons.items() if reason == "ConditionalCheckFailed"}
-    if "entry" in failed:
+    duplicate = next((role for role in failed if role.startswith("extra:")), None)
+    if duplicate:
+        return DuplicateRecord(duplicate.removeprefix("extra:"))
+    if "entry" in failed and kind is not None:
         return AlreadyApplied(txn_id=change.txn_id, kind=str(kind))
     if "transaction" in failed:
         return LedgerConflict(txn_id=change.txn_id)
-    if "wallet" in failed:
+    if "wallet" in failed and kind is not None:
         if _EFFECTS[kind].guard == "available":
             return InsufficientBalance()
         return LedgerConflict("Locked funds do not cover this operation", txn_id=change.txn_id)

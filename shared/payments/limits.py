@@ -34,15 +34,11 @@ class TierLimits:
 
 
 DEFAULT_LIMITS: dict[KycLevel, TierLimits] = {
-    KycLevel.BASIC: TierLimits(
-        to_minor(Decimal(10_000)), to_minor(Decimal(100_000)), to_minor(Decimal(5_000))
-    ),
+    KycLevel.BASIC: TierLimits(to_minor(Decimal(10_000)), to_minor(Decimal(100_000)), to_minor(Decimal(5_000))),
     KycLevel.INTERMEDIATE: TierLimits(
         to_minor(Decimal(50_000)), to_minor(Decimal(1_000_000)), to_minor(Decimal(25_000))
     ),
-    KycLevel.ADVANCED: TierLimits(
-        to_minor(Decimal(500_000)), to_minor(Decimal(5_000_000)), to_minor(Decimal(100_000))
-    ),
+    KycLevel.ADVANCED: TierLimits(to_minor(Decimal(500_000)), to_minor(Decimal(5_000_000)), to_minor(Decimal(100_000))),
 }
 
 

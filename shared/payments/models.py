@@ -18,12 +18,23 @@ from __future__ import annotations
 
 import os
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 WALLET_SK = "WALLET"
 TXN_PREFIX = "TXN#"
 ENTRY_PREFIX = "ENTRY#"
+METHOD_PREFIX = "METHOD#"
+#: Sparse GSI partition holding deposits while they are PENDING (the sweeper's work list).
+PENDING_DEPOSITS = "PENDING#DEPOSIT"
+_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 def user_pk(user_id: str) -> str:
@@ -38,13 +49,17 @@ def entry_sk(txn_id: str, kind: str) -> str:
     return f"{ENTRY_PREFIX}{txn_id}#{kind}"
 
 
+def order_key(gateway: str, order_id: str) -> str:
+    return f"ORDER#{gateway}#{order_id}"
+
+
 class _LedgerTable(Model):
     """Common keys and table settings; the concrete item types below share one table."""
 
     class Meta:
         abstract = True
         table_name = os.environ.get("LEDGER_TABLE_NAME", "payments-ledger")
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        region = _REGION
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -68,6 +83,27 @@ class WalletItem(_LedgerTable):
     updated_at = UTCDateTimeAttribute(null=True)
 
 
+class OrderIndex(GlobalSecondaryIndex["TransactionItem"]):
+    """Gateway order id -> transaction: webhooks know the order, not our user."""
+
+    class Meta:
+        index_name = "by-order"
+        projection = KeysOnlyProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+
+
+class PendingIndex(GlobalSecondaryIndex["TransactionItem"]):
+    """Sparse: only PENDING deposits carry ``gsi2pk``; completing one removes it."""
+
+    class Meta:
+        index_name = "pending"
+        projection = KeysOnlyProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
 class TransactionItem(_LedgerTable):
     class Meta(_LedgerTable.Meta):
         abstract = False
@@ -85,6 +121,16 @@ class TransactionItem(_LedgerTable):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     completed_at = UTCDateTimeAttribute(null=True)
+    gateway = UnicodeAttribute(null=True)
+    gateway_order_id = UnicodeAttribute(null=True)
+    gateway_payment_id = UnicodeAttribute(null=True)
+    payment_method_id = UnicodeAttribute(null=True)
+    method_type = UnicodeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    by_order = OrderIndex()
+    pending = PendingIndex()
 
 
 class LedgerEntryItem(_LedgerTable):
@@ -100,4 +146,91 @@ class LedgerEntryItem(_LedgerTable):
     amount = NumberAttribute()
     balance_delta = NumberAttribute()
     locked_delta = NumberAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class PaymentMethodItem(_LedgerTable):
+    """A stored payment method: the gateway token only, KMS envelope-encrypted; display details
+    are masked before they are stored. Never a card number or a CVV."""
+
+    class Meta(_LedgerTable.Meta):
+        abstract = False
+
+    method_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    gateway = UnicodeAttribute()
+    token_envelope = UnicodeAttribute()  # JSON: KMS-encrypted data key, nonce, AES-GCM ciphertext
+    last_four = UnicodeAttribute(null=True)
+    brand = UnicodeAttribute(null=True)
+    expiry_month = NumberAttribute(null=True)
+    expiry_year = NumberAttribute(null=True)
+    label = UnicodeAttribute(null=True)  # e.g. a UPI handle or bank name, masked
+    payout_capable = BooleanAttribute(default=False)
+    status = UnicodeAttribute(default="ACTIVE")
+    created_at = UTCDateTimeAttribute()
+
+
+class _OpsTable(Model):
+    """Operational records that expire (idempotency, webhook events, circuit state, the Mock
+    gateway's own state): a separate table with TTL, so the ledger table never expires anything."""
+
+    class Meta:
+        abstract = True
+        table_name = os.environ.get("OPS_TABLE_NAME", "payments-ops")
+        region = _REGION
+
+    pk = UnicodeAttribute(hash_key=True)
+    expires_at = TTLAttribute(null=True)
+
+
+class IdempotencyItem(_OpsTable):
+    class Meta(_OpsTable.Meta):
+        abstract = False
+
+    request_hash = UnicodeAttribute()
+    status = UnicodeAttribute()  # IN_PROGRESS | COMPLETED
+    status_code = NumberAttribute(null=True)
+    response_body = UnicodeAttribute(null=True)
+    locked_until = NumberAttribute()
+
+
+class WebhookEventItem(_OpsTable):
+    """The spec's PaymentWebhook: every verified event, once (the key is the gateway's event id)."""
+
+    class Meta(_OpsTable.Meta):
+        abstract = False
+
+    gateway = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    outcome = UnicodeAttribute()
+    txn_id = UnicodeAttribute(null=True)
+    raw_body = UnicodeAttribute()
+    received_at = UTCDateTimeAttribute()
+
+
+class CircuitItem(_OpsTable):
+    class Meta(_OpsTable.Meta):
+        abstract = False
+
+    failures = NumberAttribute(default=0)
+    open_until = NumberAttribute(default=0)
+
+
+class MockGatewayItem(_OpsTable):
+    """The Mock gateway's orders, payments, refunds and payouts (it is a whole gateway)."""
+
+    class Meta(_OpsTable.Meta):
+        abstract = False
+
+    kind = UnicodeAttribute()  # ORDER | PAYMENT | REFUND | PAYOUT
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    status = UnicodeAttribute()
+    outcome = UnicodeAttribute()
+    reference = UnicodeAttribute()
+    order_id = UnicodeAttribute(null=True)
+    payment_id = UnicodeAttribute(null=True)
+    failure_reason = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()

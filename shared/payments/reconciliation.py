@@ -46,9 +46,7 @@ def reconcile_user(user_id: str) -> list[str]:
     pk = user_pk(user_id)
     items: list[dict[str, Any]] = [
         {"sk": entry.sk, "balance_delta": entry.balance_delta, "locked_delta": entry.locked_delta}
-        for entry in LedgerEntryItem.query(
-            pk, LedgerEntryItem.sk.startswith(ENTRY_PREFIX), consistent_read=True
-        )
+        for entry in LedgerEntryItem.query(pk, LedgerEntryItem.sk.startswith(ENTRY_PREFIX), consistent_read=True)
     ]
     try:
         wallet = WalletItem.get(pk, WALLET_SK, consistent_read=True)

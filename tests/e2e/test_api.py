@@ -83,9 +83,7 @@ def test_history_over_http_is_the_callers_own(local_stack: LocalStack, user_id: 
             10_000 * (n + 1),
             NewTransaction(f"txn_{n}", TransactionType.DEPOSIT, TransactionStatus.COMPLETED, "INR", "top-up"),
         )
-    ledger.credit(
-        "intruder_target", 99, NewTransaction("txn_x", TransactionType.DEPOSIT, TransactionStatus.COMPLETED)
-    )
+    ledger.credit("intruder_target", 99, NewTransaction("txn_x", TransactionType.DEPOSIT, TransactionStatus.COMPLETED))
 
     mine = _get(local_stack, TRANSACTIONS, make_token(user_id), limit=2)
     assert mine.status_code == 200

@@ -32,16 +32,12 @@ def _own_ledger(moto_url: str, session: botocore.session.Session) -> Ledger:
 def test_200_concurrent_debits_on_100_00(local_stack: LocalStack, user_id: str) -> None:
     session = botocore.session.get_session()
     ledgers = [_own_ledger(local_stack.moto, session) for _ in range(THREADS)]
-    ledgers[0].credit(
-        user_id, 10_000, NewTransaction("txn_seed", TransactionType.DEPOSIT, TransactionStatus.COMPLETED)
-    )
+    ledgers[0].credit(user_id, 10_000, NewTransaction("txn_seed", TransactionType.DEPOSIT, TransactionStatus.COMPLETED))
     start = threading.Barrier(THREADS)
 
     def debit(n: int) -> str:
         own = ledgers[n]
-        change = NewTransaction(
-            f"txn_{uuid.uuid4().hex}", TransactionType.ADJUSTMENT, TransactionStatus.COMPLETED
-        )
+        change = NewTransaction(f"txn_{uuid.uuid4().hex}", TransactionType.ADJUSTMENT, TransactionStatus.COMPLETED)
         start.wait()
         try:
             own.debit(user_id, 100, change)

@@ -27,9 +27,7 @@ def test_valid_token_is_allowed_for_every_route_with_the_caller_in_context(aws: 
     assert policy["context"] == {"user_id": user_id, "kyc_level": "INTERMEDIATE", "roles": "admin,user"}
 
 
-def test_the_secret_comes_from_secrets_manager(
-    aws: Any, monkeypatch: pytest.MonkeyPatch, user_id: str
-) -> None:
+def test_the_secret_comes_from_secrets_manager(aws: Any, monkeypatch: pytest.MonkeyPatch, user_id: str) -> None:
     """JWT_SECRET_KEY is not what the deployed authorizer trusts: the stack's secret is."""
     import os
 

@@ -25,9 +25,7 @@ COMPLETED = TransactionStatus.COMPLETED
 PENDING = TransactionStatus.PENDING
 
 
-def _new(
-    txn_id: str, kind: TransactionType = TransactionType.ADJUSTMENT, status: TransactionStatus = COMPLETED
-):
+def _new(txn_id: str, kind: TransactionType = TransactionType.ADJUSTMENT, status: TransactionStatus = COMPLETED):
     return NewTransaction(txn_id=txn_id, type=kind, status=status, description="test")
 
 

@@ -129,12 +129,8 @@ def test_history_is_scoped_to_the_caller(aws: Any, user_id: str) -> None:
         ({"status": "DONE"}, "status"),
     ],
 )
-def test_bad_query_parameters_are_422_naming_the_field(
-    aws: Any, user_id: str, query: dict, field: str
-) -> None:
-    status, body = _call(
-        aws, "WalletTransactionsFunction", load_event("wallet_transactions", user_id, query=query)
-    )
+def test_bad_query_parameters_are_422_naming_the_field(aws: Any, user_id: str, query: dict, field: str) -> None:
+    status, body = _call(aws, "WalletTransactionsFunction", load_event("wallet_transactions", user_id, query=query))
     assert status == 422
     assert body["success"] is False
     assert body["error"]["code"] == "VALIDATION_ERROR"

@@ -49,9 +49,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(amount=amounts)
     def credit(self, amount: int) -> None:
-        self.ledger.credit(
-            self.user_id, amount, NewTransaction(self._txn(), TransactionType.DEPOSIT, COMPLETED)
-        )
+        self.ledger.credit(self.user_id, amount, NewTransaction(self._txn(), TransactionType.DEPOSIT, COMPLETED))
         self.balance += amount
 
     @rule(amount=amounts)

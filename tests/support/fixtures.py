@@ -120,8 +120,6 @@ def load_event(name: str, user_id: str | None = None, query: Any = _KEEP, **over
         event["requestContext"]["authorizer"].update(user_id=user_id, principalId=user_id)
     if query is not _KEEP:
         event["queryStringParameters"] = query or None
-        event["multiValueQueryStringParameters"] = {
-            key: [value] for key, value in (query or {}).items()
-        } or None
+        event["multiValueQueryStringParameters"] = {key: [value] for key, value in (query or {}).items()} or None
     event.update(overrides)
     return event

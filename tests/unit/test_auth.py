@@ -66,6 +66,4 @@ def test_audience_and_issuer_are_checked_when_configured() -> None:
     good = _forge({"sub": "u", "exp": 4102444800, "aud": "wallet-api", "iss": "https://idp.example"})
     assert verify_token(good, settings).user_id == "u"
     with pytest.raises(Unauthorized):
-        verify_token(
-            _forge({"sub": "u", "exp": 4102444800, "aud": "other", "iss": "https://idp.example"}), settings
-        )
+        verify_token(_forge({"sub": "u", "exp": 4102444800, "aud": "other", "iss": "https://idp.example"}), settings)

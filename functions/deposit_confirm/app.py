@@ -1,0 +1,29 @@
+"""``POST /api/v1/payments/deposits/confirm``: verify the client's confirmation; credit once."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from payments import deposits
+from payments.api import create_resolver, current_caller, respond_once
+from payments.bodies import DepositConfirmBody, parse_body
+from payments.observability import logger, metrics
+
+app = create_resolver()
+
+
+@app.post("/api/v1/payments/deposits/confirm")
+def handle_confirm_deposit() -> Response:
+    def confirm() -> dict[str, Any]:
+        body = parse_body(app, DepositConfirmBody)
+        return deposits.confirm(current_caller(app), body.transaction_id, body.gateway_payment_id, body.gateway_data)
+
+    return respond_once(app, "deposits/confirm", confirm)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

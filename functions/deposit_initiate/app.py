@@ -1,0 +1,30 @@
+"""``POST /api/v1/payments/deposits/initiate``: a PENDING deposit and an order at a gateway."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from payments import deposits
+from payments.api import create_resolver, current_caller, public_base_url, respond_once
+from payments.bodies import DepositInitiateBody, parse_body
+from payments.observability import logger, metrics
+
+app = create_resolver()
+
+
+@app.post("/api/v1/payments/deposits/initiate")
+def handle_initiate_deposit() -> Response:
+    def initiate() -> dict[str, Any]:
+        body = parse_body(app, DepositInitiateBody)
+        request = deposits.InitiateRequest(body.amount, body.payment_method_id, body.gateway, body.description)
+        return deposits.initiate(current_caller(app), request, public_base_url(app))
+
+    return respond_once(app, "deposits/initiate", initiate)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

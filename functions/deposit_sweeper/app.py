@@ -1,0 +1,17 @@
+"""Scheduled (EventBridge): settle deposits stuck in PENDING by asking their gateway."""
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from payments import sweeper
+from payments.observability import logger, metrics
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = sweeper.sweep()
+    metrics.add_metric(name="SweptDeposits", unit="Count", value=report.examined)
+    return asdict(report)

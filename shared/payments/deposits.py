@@ -1,0 +1,266 @@
+"""Deposits: initiate (order at a gateway, with failover), confirm, and the one exactly-once path
+by which confirm, webhook and sweeper settle a payment.
+
+A deposit is a transaction record that is PENDING until a gateway says the payment was captured
+(credit the wallet, COMPLETED) or failed (FAILED). The credit and the status change are one
+ledger write keyed by the transaction, so whichever report comes first credits, and every later
+one - any number of them, in any order - finds the entry already there.
+
+A Razorpay order accepts several payment attempts, so a FAILED deposit can still be completed by
+a later capture of the same order; the ledger entry key still allows one credit only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ulid import ULID
+
+from payments import circuit, methods
+from payments.caller import Caller
+from payments.clock import isoformat_z, utcnow
+from payments.errors import GatewayError, InvalidRequest, LedgerConflict, NotFound, PaymentError
+from payments.gateways import registry
+from payments.gateways.base import (
+    SUPPORT,
+    Confirmation,
+    GatewayName,
+    GatewayRejected,
+    GatewayUnavailable,
+    MethodType,
+    OrderRequest,
+    PaymentInfo,
+    PaymentStatus,
+    SignatureInvalid,
+)
+from payments.ledger import AlreadyApplied, DuplicateRecord, ExtraPut, Ledger, StatusChange
+from payments.ledger_types import TransactionStatus, TransactionType
+from payments.models import PENDING_DEPOSITS, TransactionItem, order_key, txn_sk, user_pk
+from payments.money import format_minor, parse_amount, to_minor
+from payments.observability import logger, metrics
+
+PENDING = TransactionStatus.PENDING
+FAILED = TransactionStatus.FAILED
+
+
+class PaymentDeclined(PaymentError):
+    code = "PAYMENT_DECLINED"
+    status = 402
+    default_message = "The payment was declined"
+
+
+class SignatureRejected(PaymentError):
+    code = "INVALID_SIGNATURE"
+    default_message = "The payment confirmation does not verify; the deposit stays pending"
+
+
+@dataclass(frozen=True)
+class InitiateRequest:
+    amount: Any
+    payment_method_id: str
+    gateway: GatewayName | None = None
+    description: str | None = None
+
+
+def initiate(caller: Caller, request: InitiateRequest, checkout_base_url: str) -> dict[str, Any]:
+    """Record a PENDING deposit, then open an order at the first gateway that works."""
+    amount = to_minor(parse_amount(request.amount))
+    method = methods.get_method(caller.user_id, request.payment_method_id)
+    method_type = MethodType(method.type)
+    if request.gateway is not None and method_type not in SUPPORT[request.gateway]:
+        raise InvalidRequest(f"{request.gateway.value} does not support {method_type.value}", field="gateway")
+    gateways = registry.candidates(method_type, request.gateway or GatewayName(method.gateway))
+    if not gateways:
+        raise InvalidRequest(f"no configured gateway supports {method_type.value}", field="payment_method_id")
+    txn = _record_pending(caller.user_id, amount, registry.currency(gateways[0]), method, request.description)
+    last_error = "no gateway available"
+    for gateway_name in gateways:
+        before = circuit.state(gateway_name)
+        if before.is_open:
+            last_error = f"{gateway_name.value}: circuit open"
+            continue
+        token = methods.method_token(method) if gateway_name.value == method.gateway else None
+        order_request = OrderRequest(
+            reference=txn.txn_id,
+            amount_minor=amount,
+            currency=registry.currency(gateway_name),
+            method_type=method_type,
+            customer_id=caller.user_id,
+            method_token=token,
+            description=request.description,
+        )
+        try:
+            order = registry.build(gateway_name, checkout_base_url).create_order(order_request)
+        except GatewayUnavailable as exc:
+            circuit.record_failure(gateway_name)
+            metrics.add_metric(name="GatewayFailure", unit="Count", value=1)
+            logger.warning(
+                "gateway unavailable, failing over", extra={"gateway": gateway_name.value, "error": str(exc)}
+            )
+            last_error = f"{gateway_name.value}: unavailable"
+            continue
+        except GatewayRejected as exc:
+            _fail(caller.user_id, txn.txn_id, f"{gateway_name.value} rejected the order: {exc}")
+            raise GatewayError(f"{gateway_name.value} rejected the order", transaction_id=txn.txn_id) from None
+        circuit.record_success(gateway_name, before)
+        _attach_order(caller.user_id, txn.txn_id, gateway_name, order.order_id, order.currency)
+        return {
+            "success": True,
+            "transaction_id": txn.txn_id,
+            "order_id": order.order_id,
+            "amount": format_minor(order.amount_minor),
+            "currency": order.currency,
+            "checkout_url": order.checkout_url,
+            "key": order.key,
+            "gateway": gateway_name.value.upper(),
+            **({"client_secret": order.client_secret} if order.client_secret else {}),
+        }
+    _fail(caller.user_id, txn.txn_id, last_error)
+    raise GatewayError("No payment gateway could take the order; try again shortly", transaction_id=txn.txn_id)
+
+
+def _record_pending(user_id: str, amount: int, currency: str, method: Any, description: str | None) -> TransactionItem:
+    now = utcnow()
+    txn_id = f"txn_{ULID()}"
+    item = TransactionItem(
+        user_pk(user_id),
+        txn_sk(txn_id),
+        txn_id=txn_id,
+        user_id=user_id,
+        type=str(TransactionType.DEPOSIT),
+        status=str(PENDING),
+        amount=amount,
+        currency=currency,
+        description=description or "Wallet top-up",
+        payment_method_id=method.method_id,
+        method_type=method.type,
+        created_at=now,
+        updated_at=now,
+        gsi2pk=PENDING_DEPOSITS,
+        gsi2sk=isoformat_z(now),
+    )
+    item.save(condition=TransactionItem.pk.does_not_exist())
+    return item
+
+
+def _attach_order(user_id: str, txn_id: str, gateway: GatewayName, order_id: str, currency: str) -> None:
+    TransactionItem(user_pk(user_id), txn_sk(txn_id)).update(
+        actions=[
+            TransactionItem.gateway.set(gateway.value),
+            TransactionItem.gateway_order_id.set(order_id),
+            TransactionItem.currency.set(currency),
+            TransactionItem.gsi1pk.set(order_key(gateway.value, order_id)),
+            TransactionItem.updated_at.set(utcnow()),
+        ],
+        condition=TransactionItem.status == str(PENDING),
+    )
+
+
+def _fail(user_id: str, txn_id: str, reason: str) -> None:
+    Ledger().transition(user_id, StatusChange(txn_id, (PENDING,), FAILED, failure_reason=reason))
+
+
+def load(user_id: str, txn_id: str) -> TransactionItem:
+    """The caller's own deposit; anyone else's id is not found."""
+    try:
+        item = TransactionItem.get(user_pk(user_id), txn_sk(txn_id), consistent_read=True)
+    except TransactionItem.DoesNotExist:
+        raise NotFound("Transaction not found", transaction_id=txn_id) from None
+    if item.type != TransactionType.DEPOSIT:
+        raise NotFound("Transaction not found", transaction_id=txn_id)
+    return item
+
+
+def confirm(caller: Caller, txn_id: str, payment_id: str, gateway_data: dict[str, Any]) -> dict[str, Any]:
+    """Verify the client's confirmation by the gateway's own scheme, then settle exactly once."""
+    txn = load(caller.user_id, txn_id)
+    if txn.status == TransactionStatus.COMPLETED:
+        return _confirm_response(txn, TransactionStatus.COMPLETED)
+    if not txn.gateway or not txn.gateway_order_id:
+        raise InvalidRequest("This deposit has no gateway order to confirm", transaction_id=txn_id)
+    gateway = registry.build(GatewayName(txn.gateway))
+    try:
+        info = gateway.verify_confirmation(
+            txn.gateway_order_id, txn.amount, txn.currency, Confirmation(payment_id, gateway_data)
+        )
+    except SignatureInvalid:
+        logger.warning("deposit confirmation refused", extra={"transaction_id": txn_id, "gateway": txn.gateway})
+        raise SignatureRejected(transaction_id=txn_id) from None
+    except GatewayRejected as exc:
+        raise PaymentDeclined(str(exc), transaction_id=txn_id) from None
+    except GatewayUnavailable:
+        raise GatewayError(
+            "The gateway could not be reached; the deposit stays pending", transaction_id=txn_id
+        ) from None
+    outcome = settle(txn, info)
+    if info.status == PaymentStatus.FAILED:
+        raise PaymentDeclined(info.failure_reason or "The payment failed", transaction_id=txn_id)
+    status = (
+        TransactionStatus.COMPLETED if outcome in ("credited", "already_applied") else TransactionStatus(txn.status)
+    )
+    return _confirm_response(txn, status)
+
+
+def _confirm_response(txn: TransactionItem, status: TransactionStatus) -> dict[str, Any]:
+    return {
+        "success": status == TransactionStatus.COMPLETED,
+        "transaction_id": txn.txn_id,
+        "status": str(status),
+        "amount": format_minor(txn.amount),
+        "currency": txn.currency,
+    }
+
+
+def settle(txn: TransactionItem, info: PaymentInfo, extra: tuple[ExtraPut, ...] = ()) -> str:
+    """The only way a deposit's payment result reaches the ledger (confirm, webhook, sweeper).
+
+    Returns what happened: ``credited``, ``failed``, ``already_applied``, ``pending`` or
+    ``mismatch``. Raises :class:`DuplicateRecord` when an ``extra`` record (the webhook event)
+    exists already, in which case nothing at all was written.
+    """
+    ledger = Ledger()
+    if info.status == PaymentStatus.CAPTURED:
+        if info.amount_minor != txn.amount or info.currency.upper() != txn.currency.upper():
+            logger.error(
+                "captured amount differs from the deposit; not credited",
+                extra={"transaction_id": txn.txn_id, "captured": info.amount_minor, "expected": txn.amount},
+            )
+            metrics.add_metric(name="DepositAmountMismatch", unit="Count", value=1)
+            return "mismatch"
+        change = StatusChange(
+            txn.txn_id,
+            (PENDING, FAILED),
+            TransactionStatus.COMPLETED,
+            attributes=(("gateway_payment_id", info.payment_id),),
+        )
+        try:
+            ledger.credit(txn.user_id, txn.amount, change, extra)
+        except DuplicateRecord:
+            raise
+        except (AlreadyApplied, LedgerConflict):
+            return "already_applied"
+        metrics.add_metric(name="DepositCredited", unit="Count", value=1)
+        return "credited"
+    if info.status == PaymentStatus.FAILED:
+        change = StatusChange(txn.txn_id, (PENDING,), FAILED, failure_reason=info.failure_reason or "payment failed")
+        try:
+            ledger.transition(txn.user_id, change, extra)
+        except DuplicateRecord:
+            raise
+        except LedgerConflict:
+            return "already_applied"
+        return "failed"
+    return "pending"
+
+
+def find_by_order(gateway: str, order_id: str) -> TransactionItem | None:
+    """The deposit a gateway order belongs to (GSI lookup, then a consistent read of the item)."""
+    for key in TransactionItem.by_order.query(order_key(gateway, order_id), limit=1):
+        return TransactionItem.get(key.pk, key.sk, consistent_read=True)
+    return None
+
+
+def age(txn: TransactionItem, now: datetime | None = None) -> float:
+    return ((now or utcnow()) - txn.created_at).total_seconds()

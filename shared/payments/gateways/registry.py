@@ -1,0 +1,101 @@
+"""Which gateways this deployment has, their credentials and currencies, and building adapters.
+
+Credentials use the spec's names (``RAZORPAY_KEY_ID``, ``RAZORPAY_KEY_SECRET``,
+``RAZORPAY_WEBHOOK_SECRET``, ``STRIPE_SECRET_KEY``, ``STRIPE_PUBLISHABLE_KEY``,
+``STRIPE_WEBHOOK_SECRET``, plus ``RAZORPAYX_ACCOUNT_NUMBER`` for payouts). In AWS they live in
+one Secrets Manager JSON secret (``GATEWAY_SECRETS_ARN``, read through Powertools parameters and
+cached 5 minutes); an environment variable of the same name wins, which is how the local stack
+and the tests configure them. Adapters are imported only when built: the SDKs cost cold-start time.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from payments.gateways.base import SUPPORT, GatewayName, MethodType, PaymentGateway
+
+DEFAULT_ORDER = "razorpay,stripe,mock"
+MOCK_DEFAULTS = {
+    # The Mock gateway moves no real money; these local defaults are documented in the README.
+    "MOCK_KEY_ID": "mock_key_local",
+    "MOCK_KEY_SECRET": "mock_key_secret_local_only",
+    "MOCK_WEBHOOK_SECRET": "mock_webhook_secret_local_only",
+}
+
+
+def _secret_values() -> dict[str, Any]:
+    arn = os.environ.get("GATEWAY_SECRETS_ARN")
+    if not arn:
+        return {}
+    from aws_lambda_powertools.utilities import parameters
+
+    values = parameters.get_secret(arn, transform="json", max_age=300)
+    return values if isinstance(values, dict) else {}
+
+
+def setting(name: str) -> str | None:
+    value = os.environ.get(name) or _secret_values().get(name) or MOCK_DEFAULTS.get(name)
+    return str(value) if value else None
+
+
+def _is_configured(gateway: GatewayName) -> bool:
+    if gateway is GatewayName.RAZORPAY:
+        return bool(setting("RAZORPAY_KEY_ID") and setting("RAZORPAY_KEY_SECRET"))
+    if gateway is GatewayName.STRIPE:
+        return bool(setting("STRIPE_SECRET_KEY"))
+    return os.environ.get("MOCK_GATEWAY_ENABLED", "false").lower() == "true"
+
+
+def enabled_gateways() -> list[GatewayName]:
+    """The failover order (``GATEWAY_ORDER``), keeping only gateways with credentials."""
+    names = [name.strip().lower() for name in os.environ.get("GATEWAY_ORDER", DEFAULT_ORDER).split(",")]
+    return [
+        GatewayName(name)
+        for name in names
+        if name in GatewayName._value2member_map_ and _is_configured(GatewayName(name))
+    ]
+
+
+def candidates(method_type: MethodType, preferred: GatewayName | None) -> list[GatewayName]:
+    """Gateways to try, in order: the preferred one first, then the rest that support the method."""
+    enabled = [gateway for gateway in enabled_gateways() if method_type in SUPPORT[gateway]]
+    if preferred in enabled:
+        enabled.remove(preferred)
+        enabled.insert(0, preferred)
+    return enabled
+
+
+def currency(gateway: GatewayName) -> str:
+    """``INR`` unless ``<GATEWAY>_CURRENCY`` says otherwise (e.g. ``STRIPE_CURRENCY=USD``)."""
+    return (os.environ.get(f"{gateway.value.upper()}_CURRENCY") or "INR").upper()
+
+
+def build(gateway: GatewayName, checkout_base_url: str = "") -> PaymentGateway:
+    if gateway is GatewayName.RAZORPAY:
+        from payments.gateways.razorpay_gateway import RazorpayGateway
+
+        return RazorpayGateway(
+            key_id=setting("RAZORPAY_KEY_ID") or "",
+            key_secret=setting("RAZORPAY_KEY_SECRET") or "",
+            webhook_secret=setting("RAZORPAY_WEBHOOK_SECRET") or "",
+            payout_account_number=setting("RAZORPAYX_ACCOUNT_NUMBER"),
+        )
+    if gateway is GatewayName.STRIPE:
+        from payments.gateways.stripe_gateway import StripeGateway
+
+        return StripeGateway(
+            secret_key=setting("STRIPE_SECRET_KEY") or "",
+            publishable_key=setting("STRIPE_PUBLISHABLE_KEY") or "",
+            webhook_secret=setting("STRIPE_WEBHOOK_SECRET") or "",
+        )
+    from payments.gateways.mock_gateway import MockGateway
+    from payments.gateways.mock_webhooks import lambda_sender
+
+    return MockGateway(
+        key_id=setting("MOCK_KEY_ID") or "",
+        key_secret=setting("MOCK_KEY_SECRET") or "",
+        webhook_secret=setting("MOCK_WEBHOOK_SECRET") or "",
+        checkout_base_url=checkout_base_url,
+        send_webhook=lambda_sender(os.environ.get("MOCK_WEBHOOK_FUNCTION_NAME")),
+    )

@@ -1,0 +1,145 @@
+"""Gateway webhooks: verify the signature on the raw body first, then (optionally) the source IP,
+then record the event once by its id and apply it through the same path as confirm.
+
+The event record and the money movement it causes are one DynamoDB transaction, so a replayed
+event is refused by its record and can never credit twice, and a crash between "seen" and
+"applied" cannot happen. Events we do not act on are still recorded (the spec's PaymentWebhook)
+and answered 2xx at once, so the gateway stops retrying them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from http import HTTPStatus
+from typing import Any
+
+from pynamodb.exceptions import PutError
+
+from payments import deposits
+from payments.clock import utcnow
+from payments.errors import PaymentError
+from payments.gateways.base import (
+    EventKind,
+    GatewayRejected,
+    PaymentGateway,
+    PaymentInfo,
+    PaymentStatus,
+    SignatureInvalid,
+    WebhookEvent,
+)
+from payments.ledger import DuplicateRecord, ExtraPut
+from payments.models import WebhookEventItem
+from payments.observability import logger, metrics
+
+RETENTION_S = 90 * 24 * 3600
+_PAYMENT_STATUS = {
+    EventKind.PAYMENT_CAPTURED: PaymentStatus.CAPTURED,
+    EventKind.PAYMENT_FAILED: PaymentStatus.FAILED,
+}
+
+
+class WebhookRefused(PaymentError):
+    code = "WEBHOOK_REFUSED"
+    status = HTTPStatus.BAD_REQUEST
+    default_message = "Webhook signature verification failed"
+
+
+class SourceNotAllowed(PaymentError):
+    code = "WEBHOOK_SOURCE_NOT_ALLOWED"
+    status = HTTPStatus.FORBIDDEN
+    default_message = "Webhook source address is not allowed"
+
+
+def _allowed(gateway: str, source_ip: str | None) -> bool:
+    """``WEBHOOK_ALLOWED_CIDRS_RAZORPAY=52.66.0.0/16,...``: unset means any source (the signature
+    is what authenticates a webhook; the allow-list is defence in depth)."""
+    raw = os.environ.get(f"WEBHOOK_ALLOWED_CIDRS_{gateway.upper()}", "").strip()
+    if not raw:
+        return True
+    try:
+        address = ipaddress.ip_address(source_ip or "")
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(cidr.strip(), strict=False) for cidr in raw.split(",") if cidr.strip())
+
+
+def process(
+    gateway: PaymentGateway, raw_body: str, headers: Mapping[str, str], source_ip: str | None
+) -> dict[str, Any]:
+    try:
+        event = gateway.parse_webhook(raw_body, headers)
+    except SignatureInvalid:
+        metrics.add_metric(name="WebhookSignatureRejected", unit="Count", value=1)
+        logger.warning("webhook signature rejected", extra={"gateway": gateway.name.value})
+        raise WebhookRefused() from None
+    except GatewayRejected as exc:
+        raise WebhookRefused(f"Malformed webhook: {exc}") from None
+    if not _allowed(gateway.name.value, source_ip):
+        raise SourceNotAllowed(source_ip=source_ip or "")
+    outcome, txn_id = _apply(event, raw_body)
+    logger.info(
+        "webhook processed",
+        extra={
+            "gateway": event.gateway.value,
+            "event_id": event.event_id,
+            "type": event.raw_type,
+            "outcome": outcome,
+        },
+    )
+    return {"received": True, "event_id": event.event_id, "outcome": outcome, "transaction_id": txn_id}
+
+
+def _record(event: WebhookEvent, raw_body: str, outcome: str, txn_id: str | None) -> WebhookEventItem:
+    return WebhookEventItem(
+        f"WEBHOOK#{event.gateway.value}#{event.event_id}",
+        gateway=event.gateway.value,
+        event_id=event.event_id,
+        event_type=event.raw_type,
+        outcome=outcome,
+        txn_id=txn_id,
+        raw_body=raw_body,
+        received_at=utcnow(),
+        expires_at=timedelta(seconds=RETENTION_S),
+    )
+
+
+def _save_alone(record: WebhookEventItem) -> str:
+    try:
+        record.save(condition=WebhookEventItem.pk.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return "duplicate"
+        raise
+    return record.outcome
+
+
+def _apply(event: WebhookEvent, raw_body: str) -> tuple[str, str | None]:
+    status = _PAYMENT_STATUS.get(event.kind)
+    if status is None or not event.order_id:
+        handled = "ignored" if event.kind is EventKind.IGNORED else "not_handled"
+        return _save_alone(_record(event, raw_body, handled, None)), None
+    txn = deposits.find_by_order(event.gateway.value, event.order_id)
+    if txn is None:
+        # Not ours, or written so recently the index has not caught up: the sweeper settles it.
+        return _save_alone(_record(event, raw_body, "unknown_order", None)), None
+    info = PaymentInfo(
+        payment_id=event.payment_id or "",
+        order_id=event.order_id,
+        status=status,
+        amount_minor=event.amount_minor if event.amount_minor is not None else -1,
+        currency=event.currency or "",
+        failure_reason=event.failure_reason,
+    )
+    applied = _record(event, raw_body, "applied", txn.txn_id)
+    try:
+        outcome = deposits.settle(txn, info, extra=(ExtraPut(applied, "webhook"),))
+    except DuplicateRecord:
+        return "duplicate", txn.txn_id
+    if outcome in ("credited", "failed"):
+        return outcome, txn.txn_id
+    # Nothing moved (already settled by confirm/sweeper, still pending, or a mismatch): record it.
+    result = _save_alone(_record(event, raw_body, outcome, txn.txn_id))
+    return result, txn.txn_id
