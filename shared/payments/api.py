@@ -61,7 +61,7 @@ def public_base_url(app: APIGatewayRestResolver) -> str:
         return configured.rstrip("/")
     event = app.current_event
     context = event.request_context
-    scheme = event.get_header_value("X-Forwarded-Proto", default_value="https", case_sensitive=False)
+    scheme = event.headers.get("X-Forwarded-Proto") or "https"
     full_path = context.path or event.path
     base_path = full_path[: len(full_path) - len(event.path)] if full_path.endswith(event.path) else ""
     return f"{scheme}://{context.domain_name}{base_path}"
@@ -70,7 +70,7 @@ def public_base_url(app: APIGatewayRestResolver) -> str:
 def respond_once(app: APIGatewayRestResolver, endpoint: str, handler: Callable[[], dict[str, Any]]) -> Response:
     """Run a POST handler under the client's ``Idempotency-Key`` (if it sent one): a retry gets
     the first response with ``Idempotent-Replayed: true``; the same key with another body is 409."""
-    key = app.current_event.get_header_value("Idempotency-Key", case_sensitive=False)
+    key = app.current_event.headers.get("Idempotency-Key")
     if not key:
         return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, handler())
     from payments import idempotency

@@ -5,7 +5,9 @@ from typing import Any
 
 import pytest
 
+from payments.clock import utcnow
 from payments.ledger import Ledger, NewTransaction, TransactionStatus, TransactionType
+from payments.models import TransactionItem, txn_sk, user_pk
 from tests.support.fixtures import load_event
 
 SPEC_BALANCE_FIELDS = {
@@ -27,9 +29,25 @@ def _call(aws: Any, function: str, event: dict) -> tuple[int, dict]:
 
 
 def _seed(user_id: str, *entries: tuple[str, TransactionType, TransactionStatus, int]) -> None:
+    """Completed transactions credit the wallet; failed ones are only recorded (no money moved)."""
     ledger = Ledger()
     for txn_id, kind, status, amount in entries:
-        ledger.credit(user_id, amount, NewTransaction(txn_id, kind, status, description=f"seed {txn_id}"))
+        if status == TransactionStatus.COMPLETED:
+            ledger.credit(user_id, amount, NewTransaction(txn_id, kind, status, description=f"seed {txn_id}"))
+            continue
+        now = utcnow()
+        TransactionItem(
+            user_pk(user_id),
+            txn_sk(txn_id),
+            txn_id=txn_id,
+            user_id=user_id,
+            type=str(kind),
+            status=str(status),
+            amount=amount,
+            description=f"seed {txn_id}",
+            created_at=now,
+            updated_at=now,
+        ).save()
 
 
 def test_balance_of_a_new_user_is_zero_with_basic_limits(aws: Any, user_id: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -27,3 +28,35 @@ def ledger_problems(dynamodb_client: Any, table_name: str) -> dict[str, list[str
 def assert_ledger_invariants(dynamodb_client: Any, table_name: str) -> None:
     problems = ledger_problems(dynamodb_client, table_name)
     assert not problems, f"ledger invariants broken: {problems}"
+
+
+#: Secrets the suite configures; none may ever be stored.
+GATEWAY_SECRETS = (
+    "rzp_test_secret_do_not_store",
+    "rzp_webhook_secret_do_not_store",
+    "sk_test_do_not_store",
+    "whsec_test_do_not_store",
+    "mock_key_secret_local_only",
+    "mock_webhook_secret_local_only",
+)
+
+
+def text_findings(text: str) -> list[str]:
+    """Luhn-valid card numbers and gateway secrets in a piece of text (logs, items)."""
+    from payments.sensitive import contains_card_number
+
+    found = [secret for secret in GATEWAY_SECRETS if secret in text]
+    if contains_card_number(text):
+        found.append("a Luhn-valid card number")
+    return found
+
+
+def sensitive_findings(dynamodb_client: Any, table_name: str) -> list[str]:
+    found = []
+    for page in dynamodb_client.get_paginator("scan").paginate(TableName=table_name):
+        for raw in page["Items"]:
+            item = {key: _deserialize(value) for key, value in raw.items()}
+            hits = text_findings(json.dumps(item, default=str))
+            if hits:
+                found.append(f"{item.get('pk')}: {hits}")
+    return found

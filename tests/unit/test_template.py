@@ -10,7 +10,7 @@ from local.template import REPO_ROOT, api_routes, functions, load_template, to_c
 SAM = load_template()
 RESOURCES: dict[str, Any] = SAM["Resources"]
 PUBLIC_PATHS = {"/health"}
-PUBLIC_PREFIXES = ("/webhooks/",)
+PUBLIC_PREFIXES = ("/webhooks/", "/mock-gateway/")
 
 
 def _of_type(kind: str) -> dict[str, Any]:
@@ -46,6 +46,19 @@ def test_only_health_and_webhooks_are_public() -> None:
     public = {route.path for route in api_routes(SAM) if route.authorizer is None}
     assert all(path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) for path in public), public
     assert "/health" in public
+
+
+def test_the_mock_gateway_does_not_exist_in_prod() -> None:
+    for route in api_routes(SAM):
+        if route.path.startswith("/mock-gateway/") or route.path == "/webhooks/mock":
+            assert RESOURCES[route.function].get("Condition") == "IsNotProd", route
+    variables = SAM["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["MOCK_GATEWAY_ENABLED"] == {"Fn::If": ["IsProd", "false", "true"]}
+
+
+def test_expiring_records_live_in_a_table_with_ttl() -> None:
+    ttl = RESOURCES["OpsTable"]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": "expires_at", "Enabled": True}
 
 
 def test_ledger_table_is_on_demand_recoverable_encrypted_and_protected_in_prod() -> None:
