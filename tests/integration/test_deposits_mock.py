@@ -154,7 +154,7 @@ def test_bad_amounts_are_pay_001_and_record_nothing(wallets: Wallets, api: InPro
 
 def test_json_number_amounts_are_exact(wallets: Wallets, api: InProcessApi, user_id: str) -> None:
     method_id = wallets.add_method(user_id)
-    raw = '{"amount": 1000.1, "payment_method_id": "%s"}' % method_id
+    raw = '{"amount": 1000.1, "payment_method_id": "' + method_id + '"}'
     reply = api.post("DepositInitiateFunction", "/api/v1/payments/deposits/initiate", user_id, None, raw_body=raw)
     assert reply.body["amount"] == "1000.10"
 

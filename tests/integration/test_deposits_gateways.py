@@ -1,0 +1,201 @@
+"""Deposits through the real Razorpay and Stripe SDKs (HTTP stubbed), failover and the circuit."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import responses
+
+from tests.support.api import InProcessApi, Wallets
+from tests.support.signing import (
+    GATEWAY_ENV,
+    razorpay_payment_signature,
+    razorpay_webhook,
+    stripe_webhook,
+)
+
+RAZORPAY = "https://api.razorpay.com/v1"
+STRIPE = "https://api.stripe.com/v1"
+
+
+@pytest.fixture
+def gateways(monkeypatch: pytest.MonkeyPatch) -> Iterator[responses.RequestsMock]:
+    """Razorpay and Stripe configured (test credentials), every HTTP call stubbed or refused."""
+    for name, value in GATEWAY_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GATEWAY_ORDER", "razorpay,stripe,mock")
+    monkeypatch.setenv("CIRCUIT_FAILURE_THRESHOLD", "3")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
+        yield http
+
+
+@pytest.fixture(autouse=True)
+def _closed_circuits(aws: Any) -> None:
+    from payments.models import CircuitItem
+
+    for gateway in ("razorpay", "stripe", "mock"):
+        CircuitItem(f"CIRCUIT#{gateway}").delete()
+
+
+def _razorpay_order(http: responses.RequestsMock, order_id: str = "order_RZP1", status: int = 200) -> None:
+    body = {"id": order_id, "entity": "order", "amount": 100050, "currency": "INR", "receipt": "x", "status": "created"}
+    http.add(responses.POST, f"{RAZORPAY}/orders", json=body if status == 200 else {"error": {}}, status=status)
+
+
+def _stripe_intent(http: responses.RequestsMock, intent_id: str = "pi_TEST1", status: int = 200) -> None:
+    body = {"id": intent_id, "object": "payment_intent", "amount": 100050, "currency": "inr", "status":
+            "requires_payment_method", "client_secret": f"{intent_id}_secret_x", "latest_charge": None}
+    error = {"error": {"type": "api_error", "message": "boom"}}
+    http.add(responses.POST, f"{STRIPE}/payment_intents", json=body if status == 200 else error, status=status)
+
+
+def test_razorpay_deposit_by_confirm_then_webhook(
+    gateways: responses.RequestsMock, wallets: Wallets, api: InProcessApi, user_id: str
+) -> None:
+    _razorpay_order(gateways)
+    method_id = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
+    started = wallets.initiate(user_id, method_id).body
+    assert (started["gateway"], started["order_id"], started["key"]) == ("RAZORPAY", "order_RZP1", "rzp_test_key")
+    assert started["checkout_url"] == "https://checkout.razorpay.com/v1/checkout.js"
+    sent = json.loads(gateways.calls[0].request.body)
+    assert (sent["receipt"], sent["amount"], sent["currency"]) == (started["transaction_id"], 100050, "INR")
+
+    data = {"razorpay_order_id": "order_RZP1", "razorpay_signature": razorpay_payment_signature("order_RZP1", "pay_1")}
+    confirmed = wallets.confirm(user_id, started["transaction_id"], "pay_1", data)
+    assert (confirmed.status, confirmed.body["status"]) == (200, "COMPLETED")
+
+    entity = {"id": "pay_1", "order_id": "order_RZP1", "amount": 100050, "currency": "INR", "status": "captured"}
+    body, headers = razorpay_webhook("payment.captured", "payment", entity, "evt_rzp_1")
+    reply = api.post("WebhookRazorpayFunction", "/webhooks/razorpay", None, None, raw_body=body, headers=headers)
+    assert (reply.status, reply.body["outcome"]) == (200, "already_applied")
+    assert wallets.balance(user_id) == "1000.50"
+
+
+def test_razorpay_webhook_before_confirm(
+    gateways: responses.RequestsMock, wallets: Wallets, api: InProcessApi, user_id: str
+) -> None:
+    _razorpay_order(gateways, "order_RZP2")
+    method_id = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
+    started = wallets.initiate(user_id, method_id).body
+    entity = {"id": "pay_2", "order_id": "order_RZP2", "amount": 100050, "currency": "INR", "status": "captured"}
+    body, headers = razorpay_webhook("payment.captured", "payment", entity, "evt_rzp_2")
+    first = api.post("WebhookRazorpayFunction", "/webhooks/razorpay", None, None, raw_body=body, headers=headers)
+    replay = api.post("WebhookRazorpayFunction", "/webhooks/razorpay", None, None, raw_body=body, headers=headers)
+    assert (first.body["outcome"], replay.body["outcome"]) == ("credited", "duplicate")
+    data = {"razorpay_order_id": "order_RZP2", "razorpay_signature": razorpay_payment_signature("order_RZP2", "pay_2")}
+    assert wallets.confirm(user_id, started["transaction_id"], "pay_2", data).body["status"] == "COMPLETED"
+    assert wallets.balance(user_id) == "1000.50"
+
+
+def test_razorpay_failed_then_captured_on_a_retry_of_the_same_order(
+    gateways: responses.RequestsMock, wallets: Wallets, api: InProcessApi, user_id: str
+) -> None:
+    """A Razorpay order takes several attempts: a failure followed by a capture still credits once."""
+    _razorpay_order(gateways, "order_RZP3")
+    method_id = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
+    started = wallets.initiate(user_id, method_id).body
+    failed = {"id": "pay_a", "order_id": "order_RZP3", "amount": 100050, "currency": "INR", "status": "failed",
+              "error_description": "Card declined"}
+    body, headers = razorpay_webhook("payment.failed", "payment", failed, "evt_rzp_3a")
+    assert api.post("WebhookRazorpayFunction", "/webhooks/razorpay", None, None, raw_body=body,
+                    headers=headers).body["outcome"] == "failed"
+    assert wallets.transaction(user_id, started["transaction_id"])["status"] == "FAILED"
+    captured = {**failed, "id": "pay_b", "status": "captured", "error_description": None}
+    body, headers = razorpay_webhook("payment.captured", "payment", captured, "evt_rzp_3b")
+    assert api.post("WebhookRazorpayFunction", "/webhooks/razorpay", None, None, raw_body=body,
+                    headers=headers).body["outcome"] == "credited"
+    assert wallets.transaction(user_id, started["transaction_id"])["status"] == "COMPLETED"
+    assert wallets.balance(user_id) == "1000.50"
+
+
+def test_razorpay_forged_webhook_is_refused(gateways: responses.RequestsMock, api: InProcessApi) -> None:
+    body, headers = razorpay_webhook("payment.captured", "payment", {"id": "p", "order_id": "o"}, "evt_forged")
+    headers["X-Razorpay-Signature"] = "deadbeef" * 8
+    reply = api.post("WebhookRazorpayFunction", "/webhooks/razorpay", None, None, raw_body=body, headers=headers)
+    assert reply.status == 400
+
+
+def test_stripe_deposit_confirmed_by_retrieving_the_intent(
+    gateways: responses.RequestsMock, wallets: Wallets, api: InProcessApi, user_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_ORDER", "stripe,mock")
+    _stripe_intent(gateways)
+    method_id = wallets.add_method(user_id, token="pm_card_visa", gateway="stripe")
+    started = wallets.initiate(user_id, method_id).body
+    assert (started["gateway"], started["client_secret"]) == ("STRIPE", "pi_TEST1_secret_x")
+    assert gateways.calls[0].request.headers["Idempotency-Key"] == f"order-{started['transaction_id']}"
+    succeeded = {"id": "pi_TEST1", "object": "payment_intent", "amount": 100050, "amount_received": 100050,
+                 "currency": "inr", "status": "succeeded", "latest_charge": "ch_1"}
+    gateways.add(responses.GET, f"{STRIPE}/payment_intents/pi_TEST1", json=succeeded)
+    confirmed = wallets.confirm(user_id, started["transaction_id"], "pi_TEST1", {})
+    assert (confirmed.status, confirmed.body["status"]) == (200, "COMPLETED")
+    body, headers = stripe_webhook("payment_intent.succeeded", succeeded, "evt_stripe_1")
+    reply = api.post("WebhookStripeFunction", "/webhooks/stripe", None, None, raw_body=body, headers=headers)
+    assert (reply.status, reply.body["outcome"]) == (200, "already_applied")
+    assert wallets.balance(user_id) == "1000.50"
+
+
+def test_stripe_webhook_outside_the_tolerance_is_refused(gateways: responses.RequestsMock, api: InProcessApi) -> None:
+    body, headers = stripe_webhook("payment_intent.succeeded", {"id": "pi_old"}, "evt_old", age_s=301)
+    assert api.post("WebhookStripeFunction", "/webhooks/stripe", None, None, raw_body=body, headers=headers).status == 400
+
+
+def test_failover_from_razorpay_5xx_to_stripe(
+    gateways: responses.RequestsMock, wallets: Wallets, user_id: str
+) -> None:
+    _razorpay_order(gateways, status=503)
+    _stripe_intent(gateways, "pi_FAILOVER")
+    method_id = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
+    reply = wallets.initiate(user_id, method_id)
+    assert (reply.status, reply.body["gateway"], reply.body["order_id"]) == (200, "STRIPE", "pi_FAILOVER")
+    # The Razorpay token is not sent to Stripe: the customer pays on Stripe's checkout instead.
+    assert "token_RZP_card" not in str(gateways.calls[-1].request.body)
+
+
+def test_failover_on_timeouts_down_to_the_mock(gateways: responses.RequestsMock, wallets: Wallets, user_id: str) -> None:
+    gateways.add(responses.POST, f"{RAZORPAY}/orders", body=requests.exceptions.ConnectTimeout("slow"))
+    gateways.add(responses.POST, f"{STRIPE}/payment_intents", body=requests.exceptions.ConnectionError("down"))
+    method_id = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
+    reply = wallets.initiate(user_id, method_id)
+    assert (reply.status, reply.body["gateway"]) == (200, "MOCK")
+
+
+def test_all_gateways_down_is_pay_004_with_the_deposit_failed(
+    gateways: responses.RequestsMock, wallets: Wallets, api: InProcessApi, user_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_ORDER", "razorpay,stripe")
+    _razorpay_order(gateways, status=500)
+    _stripe_intent(gateways, status=500)
+    method_id = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
+    reply = wallets.initiate(user_id, method_id)
+    assert (reply.status, reply.body["error"]["code"]) == (502, "PAY_004")
+    txn = wallets.transaction(user_id, reply.body["error"]["details"]["transaction_id"])
+    assert txn["status"] == "FAILED"
+    assert wallets.balance(user_id) == "0.00"
+
+
+def test_an_open_circuit_skips_the_gateway_without_calling_it(
+    gateways: responses.RequestsMock, wallets: Wallets, user_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_ORDER", "razorpay,mock")
+    _razorpay_order(gateways, status=502)
+    method_id = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
+    for _ in range(3):
+        assert wallets.initiate(user_id, method_id).body["gateway"] == "MOCK"
+    calls_before = len(gateways.calls)
+    assert calls_before == 3
+    assert wallets.initiate(user_id, method_id).body["gateway"] == "MOCK"
+    assert len(gateways.calls) == calls_before  # the circuit is open: Razorpay was not tried
+
+
+def test_a_rejected_order_is_pay_004_without_failover(
+    gateways: responses.RequestsMock, wallets: Wallets, user_id: str
+) -> None:
+    gateways.add(responses.POST, f"{RAZORPAY}/orders", status=400,
+                 json={"error": {"code": "BAD_REQUEST_ERROR", "description": "amount too small"}})
+    method_id = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
+    reply = wallets.initiate(user_id, method_id)
+    assert (reply.status, reply.body["error"]["code"]) == (502, "PAY_004")
+    assert len(gateways.calls) == 1
