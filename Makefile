@@ -14,7 +14,7 @@ ROLES ?= user
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint templates unit integration e2e bench token build deploy clean
+.PHONY: help venv run test lint templates browser unit integration e2e bench token build deploy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,7 +41,14 @@ lint: venv ## ruff (lint + format check)
 templates: venv ## cfn-lint on template.yaml (what `sam validate --lint` runs)
 	$(BIN)/cfn-lint template.yaml
 
-test: lint templates ## lint, template checks and the whole test suite
+browser: ## Debian's chromium for the checkout-page test (installed when running as root, else skipped)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (apt-get) for the checkout browser test"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is not installed: the checkout browser test will be skipped (apt-get install chromium)"; fi; }
+
+test: lint templates browser ## lint, template checks and the whole test suite
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 unit: venv ## only the fast unit tests
