@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ulid import ULID
-
 from payments import circuit, methods
 from payments.caller import Caller
 from payments.clock import isoformat_z, utcnow
@@ -35,6 +33,7 @@ from payments.gateways.base import (
     PaymentStatus,
     SignatureInvalid,
 )
+from payments.ids import new_ulid
 from payments.ledger import AlreadyApplied, DuplicateRecord, ExtraPut, Ledger, StatusChange
 from payments.ledger_types import TransactionStatus, TransactionType
 from payments.models import PENDING_DEPOSITS, TransactionItem, order_key, txn_sk, user_pk
@@ -123,7 +122,7 @@ def initiate(caller: Caller, request: InitiateRequest, checkout_base_url: str) -
 
 def _record_pending(user_id: str, amount: int, currency: str, method: Any, description: str | None) -> TransactionItem:
     now = utcnow()
-    txn_id = f"txn_{ULID()}"
+    txn_id = f"txn_{new_ulid()}"
     item = TransactionItem(
         user_pk(user_id),
         txn_sk(txn_id),

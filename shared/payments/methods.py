@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
-from ulid import ULID
 
-from payments import crypto
 from payments.clock import utcnow
 from payments.errors import InvalidRequest, PaymentMethodNotFound
 from payments.gateways.base import SUPPORT, GatewayName, MethodType
+from payments.ids import new_ulid
 from payments.models import METHOD_PREFIX, PaymentMethodItem, user_pk
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-.:]{4,255}$")
@@ -31,6 +30,14 @@ class NewMethod:
     expiry_month: int | None = None
     expiry_year: int | None = None
     label: str | None = None
+
+
+def _crypto() -> Any:
+    """KMS and AES-GCM (boto3, cryptography) are loaded only by the functions that seal or open a
+    token, not by those that list or delete methods or process webhooks."""
+    from payments import crypto
+
+    return crypto
 
 
 def mask_card_number(last_four: str) -> str:
@@ -52,7 +59,7 @@ def add_method(user_id: str, method: NewMethod) -> PaymentMethodItem:
         raise InvalidRequest("last_four must be exactly 4 digits", field="metadata.last_four")
     if len(list_methods(user_id)) >= MAX_METHODS_PER_USER:
         raise InvalidRequest(f"at most {MAX_METHODS_PER_USER} payment methods per user")
-    method_id = f"pm_{str(ULID()).lower()}"
+    method_id = f"pm_{new_ulid().lower()}"
     item = PaymentMethodItem(
         user_pk(user_id),
         f"{METHOD_PREFIX}{method_id}",
@@ -60,7 +67,7 @@ def add_method(user_id: str, method: NewMethod) -> PaymentMethodItem:
         user_id=user_id,
         type=str(method.type),
         gateway=str(method.gateway),
-        token_envelope=crypto.encrypt(method.token, user_id),
+        token_envelope=_crypto().encrypt(method.token, user_id),
         last_four=method.last_four,
         brand=method.brand.upper() if method.brand else None,
         expiry_month=method.expiry_month,
@@ -94,7 +101,7 @@ def get_method(user_id: str, method_id: str) -> PaymentMethodItem:
 
 def method_token(item: PaymentMethodItem) -> str:
     """Decrypt the gateway token, only when a gateway call needs it."""
-    return crypto.decrypt(item.token_envelope, item.user_id)
+    return _crypto().decrypt(item.token_envelope, item.user_id)
 
 
 def delete_method(user_id: str, method_id: str) -> None:

@@ -11,7 +11,9 @@ from tests.support.fixtures import LocalStack, make_token
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 API = "/api/v1/payments"
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"
+)
 
 
 def test_pay_on_the_checkout_page_and_see_the_balance_change(local_stack: LocalStack, user_id: str) -> None:
@@ -19,16 +21,30 @@ def test_pay_on_the_checkout_page_and_see_the_balance_change(local_stack: LocalS
 
     token = make_token(user_id)
     headers = {"Authorization": f"Bearer {token}"}
-    method = requests.post(f"{local_stack.api}{API}/methods", headers=headers, timeout=30,
-                           json={"type": "CARD", "gateway": "mock", "token": "tok_mock_no_webhook"}).json()
-    started = requests.post(f"{local_stack.api}{API}/deposits/initiate", headers=headers, timeout=30,
-                            json={"amount": "321.00", "payment_method_id": method["payment_method"]["id"]}).json()
+    method = requests.post(
+        f"{local_stack.api}{API}/methods",
+        headers=headers,
+        timeout=30,
+        json={"type": "CARD", "gateway": "mock", "token": "tok_mock_no_webhook"},
+    ).json()
+    started = requests.post(
+        f"{local_stack.api}{API}/deposits/initiate",
+        headers=headers,
+        timeout=30,
+        json={"amount": "321.00", "payment_method_id": method["payment_method"]["id"]},
+    ).json()
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         try:
             page = browser.new_page()

@@ -30,11 +30,14 @@ class Client:
         return next(txn["status"] for txn in history if txn["id"] == txn_id)
 
     def deposit(self, token: str, amount: str = "250.00") -> dict[str, Any]:
-        method = self.post(f"{API}/methods", {"type": "CARD", "gateway": "mock", "token": token,
-                                              "metadata": {"last_four": "4242", "brand": "VISA"}})
+        method = self.post(
+            f"{API}/methods",
+            {"type": "CARD", "gateway": "mock", "token": token, "metadata": {"last_four": "4242", "brand": "VISA"}},
+        )
         assert method.status_code == 200, method.text
-        started = self.post(f"{API}/deposits/initiate",
-                            {"amount": amount, "payment_method_id": method.json()["payment_method"]["id"]})
+        started = self.post(
+            f"{API}/deposits/initiate", {"amount": amount, "payment_method_id": method.json()["payment_method"]["id"]}
+        )
         assert started.status_code == 200, started.text
         return started.json()
 
@@ -55,8 +58,11 @@ def test_add_method_initiate_confirm_credits_once(local_stack: LocalStack, clien
     paid = _pay(local_stack, started["order_id"])
     confirm: Callable[[], requests.Response] = lambda: client.post(  # noqa: E731
         f"{API}/deposits/confirm",
-        {"transaction_id": started["transaction_id"], "gateway_payment_id": paid["payment_id"],
-         "gateway_data": {"mock_order_id": paid["order_id"], "mock_signature": paid["signature"]}},
+        {
+            "transaction_id": started["transaction_id"],
+            "gateway_payment_id": paid["payment_id"],
+            "gateway_data": {"mock_order_id": paid["order_id"], "mock_signature": paid["signature"]},
+        },
     )
     first, second = confirm(), confirm()
     assert (first.status_code, first.json()["status"]) == (200, "COMPLETED")

@@ -45,8 +45,15 @@ def _razorpay_order(http: responses.RequestsMock, order_id: str = "order_RZP1", 
 
 
 def _stripe_intent(http: responses.RequestsMock, intent_id: str = "pi_TEST1", status: int = 200) -> None:
-    body = {"id": intent_id, "object": "payment_intent", "amount": 100050, "currency": "inr", "status":
-            "requires_payment_method", "client_secret": f"{intent_id}_secret_x", "latest_charge": None}
+    body = {
+        "id": intent_id,
+        "object": "payment_intent",
+        "amount": 100050,
+        "currency": "inr",
+        "status": "requires_payment_method",
+        "client_secret": f"{intent_id}_secret_x",
+        "latest_charge": None,
+    }
     error = {"error": {"type": "api_error", "message": "boom"}}
     http.add(responses.POST, f"{STRIPE}/payment_intents", json=body if status == 200 else error, status=status)
 
@@ -96,16 +103,30 @@ def test_razorpay_failed_then_captured_on_a_retry_of_the_same_order(
     _razorpay_order(gateways, "order_RZP3")
     method_id = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
     started = wallets.initiate(user_id, method_id).body
-    failed = {"id": "pay_a", "order_id": "order_RZP3", "amount": 100050, "currency": "INR", "status": "failed",
-              "error_description": "Card declined"}
+    failed = {
+        "id": "pay_a",
+        "order_id": "order_RZP3",
+        "amount": 100050,
+        "currency": "INR",
+        "status": "failed",
+        "error_description": "Card declined",
+    }
     body, headers = razorpay_webhook("payment.failed", "payment", failed, "evt_rzp_3a")
-    assert api.post("WebhookRazorpayFunction", "/webhooks/razorpay", None, None, raw_body=body,
-                    headers=headers).body["outcome"] == "failed"
+    assert (
+        api.post("WebhookRazorpayFunction", "/webhooks/razorpay", None, None, raw_body=body, headers=headers).body[
+            "outcome"
+        ]
+        == "failed"
+    )
     assert wallets.transaction(user_id, started["transaction_id"])["status"] == "FAILED"
     captured = {**failed, "id": "pay_b", "status": "captured", "error_description": None}
     body, headers = razorpay_webhook("payment.captured", "payment", captured, "evt_rzp_3b")
-    assert api.post("WebhookRazorpayFunction", "/webhooks/razorpay", None, None, raw_body=body,
-                    headers=headers).body["outcome"] == "credited"
+    assert (
+        api.post("WebhookRazorpayFunction", "/webhooks/razorpay", None, None, raw_body=body, headers=headers).body[
+            "outcome"
+        ]
+        == "credited"
+    )
     assert wallets.transaction(user_id, started["transaction_id"])["status"] == "COMPLETED"
     assert wallets.balance(user_id) == "1000.50"
 
@@ -126,8 +147,15 @@ def test_stripe_deposit_confirmed_by_retrieving_the_intent(
     started = wallets.initiate(user_id, method_id).body
     assert (started["gateway"], started["client_secret"]) == ("STRIPE", "pi_TEST1_secret_x")
     assert gateways.calls[0].request.headers["Idempotency-Key"] == f"order-{started['transaction_id']}"
-    succeeded = {"id": "pi_TEST1", "object": "payment_intent", "amount": 100050, "amount_received": 100050,
-                 "currency": "inr", "status": "succeeded", "latest_charge": "ch_1"}
+    succeeded = {
+        "id": "pi_TEST1",
+        "object": "payment_intent",
+        "amount": 100050,
+        "amount_received": 100050,
+        "currency": "inr",
+        "status": "succeeded",
+        "latest_charge": "ch_1",
+    }
     gateways.add(responses.GET, f"{STRIPE}/payment_intents/pi_TEST1", json=succeeded)
     confirmed = wallets.confirm(user_id, started["transaction_id"], "pi_TEST1", {})
     assert (confirmed.status, confirmed.body["status"]) == (200, "COMPLETED")
@@ -139,12 +167,12 @@ def test_stripe_deposit_confirmed_by_retrieving_the_intent(
 
 def test_stripe_webhook_outside_the_tolerance_is_refused(gateways: responses.RequestsMock, api: InProcessApi) -> None:
     body, headers = stripe_webhook("payment_intent.succeeded", {"id": "pi_old"}, "evt_old", age_s=301)
-    assert api.post("WebhookStripeFunction", "/webhooks/stripe", None, None, raw_body=body, headers=headers).status == 400
+    assert (
+        api.post("WebhookStripeFunction", "/webhooks/stripe", None, None, raw_body=body, headers=headers).status == 400
+    )
 
 
-def test_failover_from_razorpay_5xx_to_stripe(
-    gateways: responses.RequestsMock, wallets: Wallets, user_id: str
-) -> None:
+def test_failover_from_razorpay_5xx_to_stripe(gateways: responses.RequestsMock, wallets: Wallets, user_id: str) -> None:
     _razorpay_order(gateways, status=503)
     _stripe_intent(gateways, "pi_FAILOVER")
     method_id = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
@@ -154,7 +182,9 @@ def test_failover_from_razorpay_5xx_to_stripe(
     assert "token_RZP_card" not in str(gateways.calls[-1].request.body)
 
 
-def test_failover_on_timeouts_down_to_the_mock(gateways: responses.RequestsMock, wallets: Wallets, user_id: str) -> None:
+def test_failover_on_timeouts_down_to_the_mock(
+    gateways: responses.RequestsMock, wallets: Wallets, user_id: str
+) -> None:
     gateways.add(responses.POST, f"{RAZORPAY}/orders", body=requests.exceptions.ConnectTimeout("slow"))
     gateways.add(responses.POST, f"{STRIPE}/payment_intents", body=requests.exceptions.ConnectionError("down"))
     method_id = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
@@ -193,8 +223,12 @@ def test_an_open_circuit_skips_the_gateway_without_calling_it(
 def test_a_rejected_order_is_pay_004_without_failover(
     gateways: responses.RequestsMock, wallets: Wallets, user_id: str
 ) -> None:
-    gateways.add(responses.POST, f"{RAZORPAY}/orders", status=400,
-                 json={"error": {"code": "BAD_REQUEST_ERROR", "description": "amount too small"}})
+    gateways.add(
+        responses.POST,
+        f"{RAZORPAY}/orders",
+        status=400,
+        json={"error": {"code": "BAD_REQUEST_ERROR", "description": "amount too small"}},
+    )
     method_id = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
     reply = wallets.initiate(user_id, method_id)
     assert (reply.status, reply.body["error"]["code"]) == (502, "PAY_004")

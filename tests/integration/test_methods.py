@@ -60,8 +60,9 @@ def test_card_data_is_refused_and_never_stored_or_logged(
 def test_malformed_methods_are_422_naming_the_field(api: InProcessApi, user_id: str) -> None:
     reply = _add(api, user_id, {"type": "CHEQUE", "gateway": "razorpay", "token": "tok_abc"})
     assert (reply.status, reply.body["error"]["details"]) == (422, {"field": "type"})
-    reply = _add(api, user_id, {"type": "CARD", "gateway": "razorpay", "token": "tok_abc",
-                                "metadata": {"expiry_month": 13}})
+    reply = _add(
+        api, user_id, {"type": "CARD", "gateway": "razorpay", "token": "tok_abc", "metadata": {"expiry_month": 13}}
+    )
     assert (reply.status, reply.body["error"]["details"]) == (422, {"field": "metadata.expiry_month"})
     assert _add(api, user_id, raw="{not json").status == 400
 

@@ -27,8 +27,6 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from ulid import ULID
-
 from payments.clock import utcnow
 from payments.gateways.base import (
     Confirmation,
@@ -46,6 +44,7 @@ from payments.gateways.base import (
     SignatureInvalid,
     WebhookEvent,
 )
+from payments.ids import new_ulid
 from payments.models import MockGatewayItem
 
 OUTCOMES = {
@@ -131,7 +130,7 @@ class MockGateway:
         if order.payment_id:
             return self._payment_result(order)
         failed = decline or order.outcome == "decline"
-        payment_id = f"pay_mock_{str(ULID()).lower()}"
+        payment_id = f"pay_mock_{new_ulid().lower()}"
         order.update(
             actions=[
                 MockGatewayItem.payment_id.set(payment_id),
@@ -270,7 +269,7 @@ class MockGateway:
         headers = {
             "Content-Type": "application/json",
             "X-Mock-Signature": sign(self._webhook_secret, body),
-            "X-Mock-Event-Id": f"evt_mock_{str(ULID()).lower()}",
+            "X-Mock-Event-Id": f"evt_mock_{new_ulid().lower()}",
         }
         self._send_webhook(body, headers)
 
