@@ -110,6 +110,8 @@ def start_moto(host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:
     server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
     bound_host, bound_port = server.server_address[:2]
+    # moto's Step Functions engine calls Lambda through http://localhost:$MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(bound_port)
     return server, f"http://{bound_host}:{bound_port}"
 
 

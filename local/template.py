@@ -4,6 +4,7 @@ facts the local stack needs (functions, their code and API routes, the authorize
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,10 @@ def to_cloudformation(sam: dict[str, Any], parameters: dict[str, str]) -> dict[s
     sam = copy.deepcopy(sam)
     for logical_id, resource in sam["Resources"].items():
         props = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
+        if resource["Type"] == "AWS::Serverless::StateMachine" and isinstance(props.get("DefinitionUri"), str):
+            # What `sam package` would upload, inlined: the translator then substitutes it.
+            props["Definition"] = json.loads((REPO_ROOT / props.pop("DefinitionUri")).read_text())
+        for key in ("CodeUri", "ContentUri"):
             if isinstance(props.get(key), str):
                 props[key] = f"s3://{ARTIFACT_BUCKET}/{logical_id}.zip"
     return transform(sam, parameters, _NoManagedPolicies())

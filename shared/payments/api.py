@@ -67,19 +67,24 @@ def public_base_url(app: APIGatewayRestResolver) -> str:
     return f"{scheme}://{context.domain_name}{base_path}"
 
 
-def respond_once(app: APIGatewayRestResolver, endpoint: str, handler: Callable[[], dict[str, Any]]) -> Response:
+def respond_once(
+    app: APIGatewayRestResolver,
+    endpoint: str,
+    handler: Callable[[], dict[str, Any]],
+    success_status: int = HTTPStatus.OK,
+) -> Response:
     """Run a POST handler under the client's ``Idempotency-Key`` (if it sent one): a retry gets
     the first response with ``Idempotent-Replayed: true``; the same key with another body is 409."""
     key = app.current_event.headers.get("Idempotency-Key")
     if not key:
-        return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, handler())
+        return Response(success_status, content_types.APPLICATION_JSON, handler())
     from payments import idempotency
 
     first_call = []
 
     def run() -> idempotency.StoredResponse:
         first_call.append(True)
-        return idempotency.StoredResponse(HTTPStatus.OK, handler())
+        return idempotency.StoredResponse(success_status, handler())
 
     caller = current_caller(app)
     stored = idempotency.run_once(caller.user_id, endpoint, key, app.current_event.body, run)

@@ -65,6 +65,18 @@ class MethodCreateBody(_Body):
     )
 
 
+class WithdrawalInitiateBody(_Body):
+    amount: Any
+    payment_method_id: str = Field(pattern=_ID)
+    description: str | None = Field(default=None, max_length=255)
+
+
+class RefundBody(_Body):
+    transaction_id: str = Field(pattern=_ID)
+    amount: Any = None  # the whole remaining amount when left out
+    reason: str | None = Field(default=None, max_length=255)
+
+
 def parse_body(app: APIGatewayRestResolver, model: type[M]) -> M:
     raw = app.current_event.body or ""
     if contains_card_number(raw):

@@ -63,6 +63,7 @@ class NewTransaction:
     currency: str = "INR"
     description: str | None = None
     reference_id: str | None = None
+    attributes: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class StatusChange:
     from_statuses: tuple[TransactionStatus, ...]
     to_status: TransactionStatus
     failure_reason: str | None = None
-    attributes: tuple[tuple[str, str], ...] = ()
+    attributes: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,21 @@ class ExtraPut:
 
     item: Model
     role: str
+
+
+@dataclass(frozen=True)
+class ExtraUpdate:
+    """Another item updated in the same transaction under its own condition (e.g. a deposit's
+    refunded amount, which must never exceed what was paid). A failed condition is reported as
+    :class:`ExtraConditionFailed` and nothing is written."""
+
+    item: Model
+    actions: tuple[Any, ...]
+    condition: Condition | None
+    role: str
+
+
+Extra = ExtraPut | ExtraUpdate
 
 
 @dataclass(frozen=True)
@@ -101,6 +117,17 @@ class DuplicateRecord(LedgerConflict):
 
     code = "DUPLICATE"
     default_message = "This event was already recorded"
+
+    def __init__(self, role: str) -> None:
+        super().__init__(role=role)
+        self.role = role
+
+
+class ExtraConditionFailed(LedgerConflict):
+    """The condition of an :class:`ExtraUpdate` did not hold."""
+
+    code = "CONDITION_FAILED"
+    default_message = "A related record is not in a state that allows this operation"
 
     def __init__(self, role: str) -> None:
         super().__init__(role=role)
@@ -129,27 +156,27 @@ class Ledger:
 
     # The five operations of the spec; each is one atomic write.
     def credit(
-        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[ExtraPut, ...] = ()
+        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[Extra, ...] = ()
     ) -> LedgerEntry:
         return self.post(user_id, EntryKind.CREDIT, amount, change, extra)
 
     def debit(
-        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[ExtraPut, ...] = ()
+        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[Extra, ...] = ()
     ) -> LedgerEntry:
         return self.post(user_id, EntryKind.DEBIT, amount, change, extra)
 
     def lock(
-        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[ExtraPut, ...] = ()
+        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[Extra, ...] = ()
     ) -> LedgerEntry:
         return self.post(user_id, EntryKind.LOCK, amount, change, extra)
 
     def unlock(
-        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[ExtraPut, ...] = ()
+        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[Extra, ...] = ()
     ) -> LedgerEntry:
         return self.post(user_id, EntryKind.UNLOCK, amount, change, extra)
 
     def settle_locked(
-        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[ExtraPut, ...] = ()
+        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[Extra, ...] = ()
     ) -> LedgerEntry:
         return self.post(user_id, EntryKind.SETTLE, amount, change, extra)
 
@@ -159,7 +186,7 @@ class Ledger:
         kind: EntryKind,
         amount: int,
         change: NewTransaction | StatusChange,
-        extra: tuple[ExtraPut, ...] = (),
+        extra: tuple[Extra, ...] = (),
     ) -> LedgerEntry:
         """Apply one operation atomically, or raise and change nothing.
 
@@ -174,18 +201,18 @@ class Ledger:
         self._commit(lambda tx, now: self._write(tx, user_id, kind, amount, change, extra, now), kind, change)
         return LedgerEntry(user_id, change.txn_id, kind, amount, now)
 
-    def transition(self, user_id: str, change: StatusChange, extra: tuple[ExtraPut, ...] = ()) -> None:
+    def transition(self, user_id: str, change: StatusChange, extra: tuple[Extra, ...] = ()) -> None:
         """Move a transaction's status without moving money (e.g. a deposit the gateway declined),
         under the same status condition and with the same extra records as :meth:`post`."""
 
         def write(tx: TransactWrite, now: datetime) -> list[str]:
-            roles = _put_extras(tx, extra)
             tx.update(
                 TransactionItem(user_pk(user_id), txn_sk(change.txn_id)),
                 actions=_status_actions(change, now),
                 condition=TransactionItem.status.is_in(*change.from_statuses),
             )
-            return [*roles, "transaction"]
+            put_roles, update_roles = _add_extras(tx, extra)
+            return [*put_roles, "transaction", *update_roles]
 
         self._commit(write, None, change)
 
@@ -221,7 +248,7 @@ class Ledger:
         kind: EntryKind,
         amount: int,
         change: NewTransaction | StatusChange,
-        extra: tuple[ExtraPut, ...],
+        extra: tuple[Extra, ...],
         now: datetime,
     ) -> list[str]:
         """Add the items of one operation to ``tx``; return each item's role in the order pynamodb
@@ -273,7 +300,8 @@ class Ledger:
                 condition=TransactionItem.status.is_in(*change.from_statuses),
             )
             updates.append("transaction")
-        return [*puts, *_put_extras(tx, extra), *updates]
+        put_roles, update_roles = _add_extras(tx, extra)
+        return [*puts, *put_roles, *updates, *update_roles]
 
 
 def _new_transaction_item(user_id: str, amount: int, change: NewTransaction, now: datetime) -> TransactionItem:
@@ -291,13 +319,21 @@ def _new_transaction_item(user_id: str, amount: int, change: NewTransaction, now
         created_at=now,
         updated_at=now,
         completed_at=now if change.status in FINAL_STATUSES else None,
+        **dict(change.attributes),
     )
 
 
-def _put_extras(tx: TransactWrite, extra: tuple[ExtraPut, ...]) -> list[str]:
+def _add_extras(tx: TransactWrite, extra: tuple[Extra, ...]) -> tuple[list[str], list[str]]:
+    """Add the extra items; return their roles as (puts, updates), the order pynamodb sends them."""
+    puts, updates = [], []
     for record in extra:
-        tx.save(record.item, condition=type(record.item).pk.does_not_exist())
-    return [f"extra:{record.role}" for record in extra]
+        if isinstance(record, ExtraPut):
+            tx.save(record.item, condition=type(record.item).pk.does_not_exist())
+            puts.append(f"extra:{record.role}")
+        else:
+            tx.update(record.item, actions=list(record.actions), condition=record.condition)
+            updates.append(f"extra-update:{record.role}")
+    return puts, updates
 
 
 def _status_actions(change: StatusChange, now: datetime) -> list[Any]:
@@ -326,6 +362,9 @@ def _refusal(
     duplicate = next((role for role in failed if role.startswith("extra:")), None)
     if duplicate:
         return DuplicateRecord(duplicate.removeprefix("extra:"))
+    related = next((role for role in failed if role.startswith("extra-update:")), None)
+    if related and "entry" not in failed:
+        return ExtraConditionFailed(related.removeprefix("extra-update:"))
     if "entry" in failed and kind is not None:
         return AlreadyApplied(txn_id=change.txn_id, kind=str(kind))
     if "transaction" in failed:

@@ -53,6 +53,12 @@ def order_key(gateway: str, order_id: str) -> str:
     return f"ORDER#{gateway}#{order_id}"
 
 
+def reference_key(txn_id: str) -> str:
+    """GSI key that finds a withdrawal, refund or chargeback by our own id (webhooks and admins
+    know the id, not the user)."""
+    return f"REF#{txn_id}"
+
+
 class _LedgerTable(Model):
     """Common keys and table settings; the concrete item types below share one table."""
 
@@ -129,6 +135,16 @@ class TransactionItem(_LedgerTable):
     gsi1pk = UnicodeAttribute(null=True)
     gsi2pk = UnicodeAttribute(null=True)
     gsi2sk = UnicodeAttribute(null=True)
+    # Withdrawals: where the saga is, the token that resumes it, the gateway's payout id.
+    stage = UnicodeAttribute(null=True)
+    task_token = UnicodeAttribute(null=True)
+    gateway_payout_id = UnicodeAttribute(null=True)
+    # Refunds and chargebacks point at their deposit; a deposit counts what was refunded.
+    parent_txn_id = UnicodeAttribute(null=True)
+    refunded = NumberAttribute(null=True)
+    gateway_refund_id = UnicodeAttribute(null=True)
+    dispute_id = UnicodeAttribute(null=True)
+    shortfall = NumberAttribute(null=True)
     by_order = OrderIndex()
     pending = PendingIndex()
 

@@ -35,6 +35,11 @@ from payments.models import WebhookEventItem
 from payments.observability import logger, metrics
 
 RETENTION_S = 90 * 24 * 3600
+_PAYOUT_OUTCOME = {
+    EventKind.PAYOUT_PROCESSED: "processed",
+    EventKind.PAYOUT_FAILED: "failed",
+    EventKind.PAYOUT_REVERSED: "reversed",
+}
 _PAYMENT_STATUS = {
     EventKind.PAYMENT_CAPTURED: PaymentStatus.CAPTURED,
     EventKind.PAYMENT_FAILED: PaymentStatus.FAILED,
@@ -116,11 +121,30 @@ def _save_alone(record: WebhookEventItem) -> str:
     return record.outcome
 
 
+def _apply_other(event: WebhookEvent) -> str:
+    """Payout, refund and dispute events. Each operation is idempotent by itself (ledger entry keys,
+    conditional status moves, claimed task tokens), so the event is applied first and recorded
+    after: a crash in between means the gateway's retry applies it again, harmlessly."""
+    from payments import refunds, withdrawals
+
+    kind = event.kind
+    if kind in _PAYOUT_OUTCOME:
+        return withdrawals.on_payout_event(event.reference, _PAYOUT_OUTCOME[kind], event.failure_reason)
+    if kind in (EventKind.REFUND_PROCESSED, EventKind.REFUND_FAILED):
+        return refunds.on_refund_event(event.reference, kind is EventKind.REFUND_PROCESSED, event.failure_reason, ())
+    if kind is EventKind.DISPUTE_CREATED and event.dispute_id:
+        return refunds.on_dispute_created(event.gateway.value, event.order_id, event.dispute_id, event.amount_minor)
+    if kind in (EventKind.DISPUTE_WON, EventKind.DISPUTE_LOST) and event.dispute_id:
+        return refunds.on_dispute_closed(event.dispute_id, won=kind is EventKind.DISPUTE_WON)
+    return "ignored" if kind is EventKind.IGNORED else "not_handled"
+
+
 def _apply(event: WebhookEvent, raw_body: str) -> tuple[str, str | None]:
     status = _PAYMENT_STATUS.get(event.kind)
     if status is None or not event.order_id:
-        handled = "ignored" if event.kind is EventKind.IGNORED else "not_handled"
-        return _save_alone(_record(event, raw_body, handled, None)), None
+        outcome = _apply_other(event)
+        saved = _save_alone(_record(event, raw_body, outcome, event.reference))
+        return ("duplicate" if saved == "duplicate" else outcome), event.reference
     txn = deposits.find_by_order(event.gateway.value, event.order_id)
     if txn is None:
         # Not ours, or written so recently the index has not caught up: the sweeper settles it.

@@ -144,6 +144,7 @@ class WebhookEvent:
     refund_id: str | None = None
     payout_id: str | None = None
     dispute_id: str | None = None
+    reference: str | None = None  # our id carried by the gateway object (payout/refund reference)
     amount_minor: int | None = None
     currency: str | None = None
     failure_reason: str | None = None
@@ -175,6 +176,10 @@ class PaymentGateway(Protocol):
     def refund(self, payment_id: str, amount_minor: int, currency: str, reference: str) -> RefundResult: ...
 
     def payout(self, request: PayoutRequest) -> PayoutResult: ...
+
+    def payout_status(self, payout_id: str) -> PayoutResult:
+        """The payout's current status (PENDING | PROCESSING | PROCESSED | FAILED)."""
+        ...
 
     def parse_webhook(self, raw_body: str, headers: Mapping[str, str]) -> WebhookEvent:
         """Verify the signature over the raw body FIRST (raise SignatureInvalid), then normalise."""

@@ -12,7 +12,7 @@ token                       outcome
 ``tok_mock_decline``        the payment is declined (``payment.failed``)
 ``tok_mock_timeout``        creating the order times out (the gateway is "down": failover)
 ``tok_mock_payout_fail``    payouts fail (``payout.failed``)
-``tok_mock_no_webhook``     payments/payouts happen but no webhook is ever sent
+``tok_mock_no_webhook``     payments capture but send no webhook; payouts stay pending forever
 ``tok_mock_refund_fail``    refunds fail (``refund.failed``)
 ==========================  =====================================================================
 """
@@ -225,6 +225,13 @@ class MockGateway:
         except MockGatewayItem.DoesNotExist:
             raise GatewayRejected(f"no such mock payment {payment_id}") from None
 
+    def payout_status(self, payout_id: str) -> PayoutResult:
+        try:
+            record = MockGatewayItem.get(f"MOCK#{payout_id}", consistent_read=True)
+        except MockGatewayItem.DoesNotExist:
+            raise GatewayRejected(f"no such mock payout {payout_id}") from None
+        return PayoutResult(payout_id, record.status)
+
     def payout(self, request: PayoutRequest) -> PayoutResult:
         payout_id = _stable_id("pout_mock", request.reference)
         outcome = _outcome(request.destination_token)
@@ -233,7 +240,7 @@ class MockGateway:
             kind="PAYOUT",
             amount=request.amount_minor,
             currency=request.currency,
-            status="FAILED" if outcome == "payout_fail" else "PROCESSED",
+            status={"payout_fail": "FAILED", "no_webhook": "PENDING"}.get(outcome, "PROCESSED"),
             outcome=outcome,
             reference=request.reference,
             created_at=utcnow(),
@@ -290,9 +297,10 @@ class MockGateway:
         if raw_type.startswith("payment."):
             ids = {"order_id": entity.get("order_id"), "payment_id": entity.get("id")}
         elif raw_type.startswith("refund."):
-            ids = {"refund_id": entity.get("id"), "payment_id": entity.get("payment_id")}
+            reference = (entity.get("notes") or {}).get("reference")
+            ids = {"refund_id": entity.get("id"), "payment_id": entity.get("payment_id"), "reference": reference}
         elif raw_type.startswith("payout."):
-            ids = {"payout_id": entity.get("id")}
+            ids = {"payout_id": entity.get("id"), "reference": entity.get("reference_id")}
         return WebhookEvent(
             gateway=self.name,
             event_id=event_id,

@@ -184,6 +184,11 @@ class RazorpayGateway:
         payout = self._call(self._client.post, PAYOUTS_PATH, body, headers={"X-Payout-Idempotency": request.reference})
         return PayoutResult(payout_id=payout["id"], status=_PAYOUT_STATUS.get(payout["status"], "PENDING"))
 
+    def payout_status(self, payout_id: str) -> PayoutResult:
+        """Where a payout stands, for a withdrawal whose webhook never came."""
+        payout = self._call(self._client.get, f"{PAYOUTS_PATH}/{payout_id}", {})
+        return PayoutResult(payout_id=payout["id"], status=_PAYOUT_STATUS.get(payout["status"], "PENDING"))
+
     def parse_webhook(self, raw_body: str, headers: Mapping[str, str]) -> WebhookEvent:
         """Verify X-Razorpay-Signature over the raw body, then normalise the event.
 
@@ -280,6 +285,8 @@ def _normalise(event_id: str, body: dict[str, Any]) -> WebhookEvent:
             payment_id=refund["payment_id"],
             amount_minor=refund["amount"],
             currency=refund["currency"].upper(),
+            # Razorpay sends empty notes as [] rather than {}.
+            reference=(refund.get("notes") or {}).get("reference") if isinstance(refund.get("notes"), dict) else None,
             payload=body,
         )
     if raw_type in _PAYOUT_EVENTS:
@@ -294,6 +301,7 @@ def _normalise(event_id: str, body: dict[str, Any]) -> WebhookEvent:
             amount_minor=payout["amount"],
             currency=payout["currency"].upper(),
             failure_reason=_payout_failure(payout) if kind is not EventKind.PAYOUT_PROCESSED else None,
+            reference=payout.get("reference_id"),
             payload={**body, "reference": payout.get("reference_id")},
         )
     return WebhookEvent(

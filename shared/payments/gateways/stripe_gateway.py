@@ -157,6 +157,11 @@ class StripeGateway:
         payout = self._call(self._client.v1.payouts.create, params, {"idempotency_key": f"payout-{request.reference}"})
         return PayoutResult(payout_id=payout["id"], status=_PAYOUT_STATUS.get(payout["status"], "PENDING"))
 
+    def payout_status(self, payout_id: str) -> PayoutResult:
+        """Where a payout stands, for a withdrawal whose webhook never came."""
+        payout = self._call(self._client.v1.payouts.retrieve, payout_id)
+        return PayoutResult(payout_id=payout["id"], status=_PAYOUT_STATUS.get(payout["status"], "PENDING"))
+
     def parse_webhook(self, raw_body: str, headers: Mapping[str, str]) -> WebhookEvent:
         """Verify Stripe-Signature (HMAC and a timestamp within 300 s) over the raw body, then normalise."""
         lowered = {key.lower(): value for key, value in headers.items()}
@@ -216,9 +221,10 @@ def _normalise(body: dict[str, Any]) -> WebhookEvent:
     if fields is None:
         return WebhookEvent(kind=EventKind.IGNORED, payload=body, **common)
     kind, values = fields
-    if raw_type in _PAYOUT_EVENTS:  # our withdrawal id rides in the payout's metadata
-        body = {**body, "reference": (obj.get("metadata") or {}).get("reference")}
-    return WebhookEvent(kind=kind, payload=body, **common, **values)
+    reference = (obj.get("metadata") or {}).get("reference")  # our withdrawal or refund id
+    if raw_type in _PAYOUT_EVENTS:
+        body = {**body, "reference": reference}
+    return WebhookEvent(kind=kind, payload=body, reference=reference, **common, **values)
 
 
 def _event_fields(raw_type: str, obj: dict[str, Any]) -> tuple[EventKind, dict[str, Any]] | None:

@@ -1,0 +1,29 @@
+"""``POST /api/v1/payments/refunds``: refund (part of) one of the caller's completed deposits."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from payments import refunds
+from payments.api import create_resolver, current_caller, respond_once
+from payments.bodies import RefundBody, parse_body
+from payments.observability import logger, metrics
+
+app = create_resolver()
+
+
+@app.post("/api/v1/payments/refunds")
+def handle_create_refund() -> Response:
+    def refund() -> dict[str, Any]:
+        body = parse_body(app, RefundBody)
+        return refunds.request_refund(current_caller(app), body.transaction_id, body.amount, body.reason)
+
+    return respond_once(app, "refunds", refund)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

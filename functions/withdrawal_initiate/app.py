@@ -1,0 +1,30 @@
+"""``POST /api/v1/payments/withdrawals/initiate``: lock the funds and start the payout saga (202)."""
+
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from payments import withdrawals
+from payments.api import create_resolver, current_caller, respond_once
+from payments.bodies import WithdrawalInitiateBody, parse_body
+from payments.observability import logger, metrics
+
+app = create_resolver()
+
+
+@app.post("/api/v1/payments/withdrawals/initiate")
+def handle_initiate_withdrawal() -> Response:
+    def initiate() -> dict[str, Any]:
+        body = parse_body(app, WithdrawalInitiateBody)
+        return withdrawals.initiate(current_caller(app), body.amount, body.payment_method_id, body.description)
+
+    return respond_once(app, "withdrawals/initiate", initiate, success_status=HTTPStatus.ACCEPTED)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
