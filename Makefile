@@ -38,8 +38,12 @@ lint: venv ## ruff (lint + format check)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-templates: venv ## cfn-lint on template.yaml (what `sam validate --lint` runs)
+ASL_VALIDATOR ?= asl-validator@4.0.0
+
+templates: venv ## cfn-lint on template.yaml (what `sam validate --lint` runs) and the state machines
 	$(BIN)/cfn-lint template.yaml
+	@command -v npx >/dev/null 2>&1 || { echo "npx (Node.js) is needed to validate statemachines/*.asl.json"; exit 1; }
+	npx --yes $(ASL_VALIDATOR) $(foreach f,$(wildcard statemachines/*.asl.json),--json-path $(f))
 
 browser: ## Debian's chromium for the checkout-page test (installed when running as root, else skipped)
 	@command -v chromium >/dev/null 2>&1 || { \

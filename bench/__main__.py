@@ -21,6 +21,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -112,8 +113,11 @@ class _CallCounter:
         self._original = BaseClient._make_api_call
         counter = self
 
+        thread = threading.get_ident()
+
         def counting(client: Any, operation: str, params: dict[str, Any]) -> Any:
-            counter.calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
+            if threading.get_ident() == thread:  # not the Step Functions engine's own threads
+                counter.calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
             return counter._original(client, operation, params)
 
         BaseClient._make_api_call = counting  # type: ignore[method-assign]
@@ -198,6 +202,18 @@ def aws_calls() -> list[dict[str, Any]]:
             api.post("WebhookMockFunction", "/webhooks/mock", None, None, raw_body=body, headers=headers)
 
         rows.append(_measure("POST /webhooks/mock (credit)", webhook))
+        payout_method = wallets.add_method(user, token="tok_mock_success", kind="BANK_TRANSFER")
+        rows.append(
+            _measure(
+                "POST /withdrawals/initiate",
+                lambda: api.post(
+                    "WithdrawalInitiateFunction",
+                    "/api/v1/payments/withdrawals/initiate",
+                    user,
+                    {"amount": "1.00", "payment_method_id": payout_method},
+                ),
+            )
+        )
         return rows
 
 

@@ -21,13 +21,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack-name", default=os.environ.get("STACK_NAME", local_stack.DEFAULT_STACK_NAME))
     parser.add_argument("--quiet", action="store_true", help="no access log")
     parser.add_argument("--no-schedules", action="store_true", help="fire scheduled functions only on demand")
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameter override, e.g. --parameter PayoutTimeoutSeconds=10 (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     started = time.monotonic()
     os.environ.update(local_stack.fake_aws_environment())
     moto_server, moto_url = local_stack.start_moto(args.host, args.moto_port)
     os.environ["AWS_ENDPOINT_URL"] = moto_url
-    deployment = local_stack.deploy(args.stack_name, endpoint_url=moto_url)
+    overrides = dict(item.split("=", 1) for item in args.parameter)
+    deployment = local_stack.deploy(args.stack_name, endpoint_url=moto_url, parameters=overrides)
     scheduler = local_stack.make_scheduler(deployment)
     if not args.no_schedules:
         scheduler.start()

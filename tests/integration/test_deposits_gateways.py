@@ -233,3 +233,89 @@ def test_a_rejected_order_is_pay_004_without_failover(
     reply = wallets.initiate(user_id, method_id)
     assert (reply.status, reply.body["error"]["code"]) == (502, "PAY_004")
     assert len(gateways.calls) == 1
+
+
+def _stripe_deposit(
+    gateways: responses.RequestsMock, wallets: Wallets, api: InProcessApi, user_id: str, intent: str
+) -> None:
+    _stripe_intent(gateways, intent)
+    method_id = wallets.add_method(user_id, token="pm_card_visa", gateway="stripe")
+    wallets.initiate(user_id, method_id)
+    succeeded = {
+        "id": intent,
+        "object": "payment_intent",
+        "amount": 100050,
+        "amount_received": 100050,
+        "currency": "inr",
+        "status": "succeeded",
+        "latest_charge": f"ch_{intent}",
+    }
+    body, headers = stripe_webhook("payment_intent.succeeded", succeeded, f"evt_{intent}")
+    assert (
+        api.post("WebhookStripeFunction", "/webhooks/stripe", None, None, raw_body=body, headers=headers).body[
+            "outcome"
+        ]
+        == "credited"
+    )
+
+
+def _dispute(api: InProcessApi, event: str, intent: str, status: str, event_id: str, amount: int = 100050) -> str:
+    dispute = {
+        "id": f"dp_{intent}",
+        "object": "dispute",
+        "charge": f"ch_{intent}",
+        "payment_intent": intent,
+        "amount": amount,
+        "currency": "inr",
+        "status": status,
+    }
+    body, headers = stripe_webhook(event, dispute, event_id)
+    return api.post("WebhookStripeFunction", "/webhooks/stripe", None, None, raw_body=body, headers=headers).body[
+        "outcome"
+    ]
+
+
+@pytest.mark.parametrize(("won", "balance"), [(True, "1000.50"), (False, "0.00")])
+def test_a_chargeback_locks_the_amount_until_the_dispute_closes(
+    gateways: responses.RequestsMock,
+    wallets: Wallets,
+    api: InProcessApi,
+    user_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+    won: bool,
+    balance: str,
+) -> None:
+    monkeypatch.setenv("GATEWAY_ORDER", "stripe")
+    intent = f"pi_dispute_{won}_{user_id}"
+    _stripe_deposit(gateways, wallets, api, user_id, intent)
+    assert _dispute(api, "charge.dispute.created", intent, "needs_response", f"evt_dc_{intent}") == "dispute_locked"
+    assert _dispute(api, "charge.dispute.created", intent, "needs_response", f"evt_dc_{intent}") == "duplicate"
+    locked = api.get("WalletBalanceFunction", "/api/v1/payments/wallet/balance", user_id).body
+    assert (locked["locked_balance"], locked["available_balance"]) == ("1000.50", "0.00")
+    outcome = _dispute(api, "charge.dispute.closed", intent, "won" if won else "lost", f"evt_close_{intent}")
+    assert outcome == ("dispute_won" if won else "dispute_lost")
+    assert _dispute(api, "charge.dispute.closed", intent, "won" if won else "lost", f"evt_again_{intent}") == (
+        "already_applied"
+    )
+    final = api.get("WalletBalanceFunction", "/api/v1/payments/wallet/balance", user_id).body
+    assert (final["balance"], final["locked_balance"]) == (balance, "0.00")
+
+
+def test_a_chargeback_on_spent_money_records_the_shortfall_and_never_goes_negative(
+    gateways: responses.RequestsMock, wallets: Wallets, api: InProcessApi, user_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from payments.ledger import Ledger, NewTransaction, TransactionStatus, TransactionType
+    from payments.models import TransactionItem, txn_sk, user_pk
+
+    monkeypatch.setenv("GATEWAY_ORDER", "stripe")
+    intent = f"pi_spent_{user_id}"
+    _stripe_deposit(gateways, wallets, api, user_id, intent)
+    Ledger().debit(
+        user_id, 60_050, NewTransaction("txn_spent", TransactionType.ADJUSTMENT, TransactionStatus.COMPLETED)
+    )
+    assert _dispute(api, "charge.dispute.created", intent, "needs_response", f"evt_s_{intent}") == "dispute_locked"
+    chargeback = TransactionItem.get(user_pk(user_id), txn_sk(f"cb_dp_{intent}"))
+    assert (chargeback.amount, chargeback.shortfall, chargeback.stage) == (40_000, 60_050, "REVIEW")
+    _dispute(api, "charge.dispute.closed", intent, "lost", f"evt_sl_{intent}")
+    final = api.get("WalletBalanceFunction", "/api/v1/payments/wallet/balance", user_id).body
+    assert (final["balance"], final["available_balance"]) == ("0.00", "0.00")

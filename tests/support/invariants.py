@@ -60,3 +60,25 @@ def sensitive_findings(dynamodb_client: Any, table_name: str) -> list[str]:
             if hits:
                 found.append(f"{item.get('pk')}: {hits}")
     return found
+
+
+def stranded_locks(dynamodb_client: Any, table_name: str, sfn_client: Any) -> list[str]:
+    """Withdrawals whose funds are still locked although no saga is running for them any more."""
+    machines = sfn_client.list_state_machines()["stateMachines"]
+    if not machines:
+        return []
+    machine_arn = machines[0]["stateMachineArn"]
+    stranded = []
+    for page in dynamodb_client.get_paginator("scan").paginate(TableName=table_name, ConsistentRead=True):
+        for raw in page["Items"]:
+            item = {key: _deserialize(value) for key, value in raw.items()}
+            if item.get("type") != "WITHDRAWAL" or item.get("status") not in ("PENDING", "PROCESSING"):
+                continue
+            execution_arn = f"{machine_arn.replace(':stateMachine:', ':execution:')}:{item['txn_id']}"
+            try:
+                status = sfn_client.describe_execution(executionArn=execution_arn)["status"]
+            except sfn_client.exceptions.ExecutionDoesNotExist:
+                status = "MISSING"
+            if status != "RUNNING":
+                stranded.append(f"{item['txn_id']} is {item['status']} but its execution is {status}")
+    return stranded

@@ -12,7 +12,8 @@ token                       outcome
 ``tok_mock_decline``        the payment is declined (``payment.failed``)
 ``tok_mock_timeout``        creating the order times out (the gateway is "down": failover)
 ``tok_mock_payout_fail``    payouts fail (``payout.failed``)
-``tok_mock_no_webhook``     payments capture but send no webhook; payouts stay pending forever
+``tok_mock_no_webhook``     payments capture but send no webhook; payouts are dropped silently
+``tok_mock_payout_stuck``   payouts stay pending at the gateway forever (the saga's manual review)
 ``tok_mock_refund_fail``    refunds fail (``refund.failed``)
 ==========================  =====================================================================
 """
@@ -54,6 +55,7 @@ OUTCOMES = {
     "tok_mock_payout_fail": "payout_fail",
     "tok_mock_no_webhook": "no_webhook",
     "tok_mock_refund_fail": "refund_fail",
+    "tok_mock_payout_stuck": "payout_stuck",
 }
 SIGNATURE_HEADER = "x-mock-signature"
 EVENT_ID_HEADER = "x-mock-event-id"
@@ -240,13 +242,15 @@ class MockGateway:
             kind="PAYOUT",
             amount=request.amount_minor,
             currency=request.currency,
-            status={"payout_fail": "FAILED", "no_webhook": "PENDING"}.get(outcome, "PROCESSED"),
+            status={"payout_fail": "FAILED", "no_webhook": "FAILED", "payout_stuck": "PENDING"}.get(
+                outcome, "PROCESSED"
+            ),
             outcome=outcome,
             reference=request.reference,
             created_at=utcnow(),
             expires_at=timedelta(seconds=_RETENTION_S),
         )
-        if _save_new(record) and outcome != "no_webhook":
+        if _save_new(record) and outcome not in ("no_webhook", "payout_stuck"):
             failed = record.status == "FAILED"
             entity = {
                 "id": payout_id,
