@@ -72,7 +72,10 @@ def stranded_locks(dynamodb_client: Any, table_name: str, sfn_client: Any) -> li
     for page in dynamodb_client.get_paginator("scan").paginate(TableName=table_name, ConsistentRead=True):
         for raw in page["Items"]:
             item = {key: _deserialize(value) for key, value in raw.items()}
+            # Saga withdrawals carry a stage; ledger-level tests write bare WITHDRAWAL records.
             if item.get("type") != "WITHDRAWAL" or item.get("status") not in ("PENDING", "PROCESSING"):
+                continue
+            if not item.get("stage"):
                 continue
             execution_arn = f"{machine_arn.replace(':stateMachine:', ':execution:')}:{item['txn_id']}"
             try:
