@@ -17,6 +17,7 @@ Amounts are integers (minor units); pynamodb's ``NumberAttribute`` round-trips t
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -25,7 +26,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
 WALLET_SK = "WALLET"
@@ -110,9 +111,26 @@ class PendingIndex(GlobalSecondaryIndex["TransactionItem"]):
     gsi2sk = UnicodeAttribute(range_key=True)
 
 
+class TimeIndex(LocalSecondaryIndex["TransactionItem"]):
+    """A user's transactions by creation time (``ts``): the history, newest first. Sparse: only
+    transactions carry ``ts``, so wallets, entries and methods are not in it."""
+
+    class Meta:
+        index_name = "by-time"
+        projection = AllProjection()
+
+    pk = UnicodeAttribute(hash_key=True)
+    ts = UnicodeAttribute(range_key=True)
+
+
 class TransactionItem(_LedgerTable):
     class Meta(_LedgerTable.Meta):
         abstract = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.ts is None and self.created_at is not None and getattr(self, "txn_id", None):
+            self.ts = f"{self.created_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{self.txn_id}"
 
     txn_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
@@ -145,7 +163,9 @@ class TransactionItem(_LedgerTable):
     gateway_refund_id = UnicodeAttribute(null=True)
     dispute_id = UnicodeAttribute(null=True)
     shortfall = NumberAttribute(null=True)
+    ts = UnicodeAttribute(null=True)
     by_order = OrderIndex()
+    by_time = TimeIndex()
     pending = PendingIndex()
 
 

@@ -7,6 +7,7 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pynamodb.expressions.condition import Condition
 
@@ -93,11 +94,10 @@ def list_transactions(
     if status is not None:
         status_filter = TransactionItem.status == str(status)
         filters = status_filter if filters is None else filters & status_filter
-    start_key = {"pk": {"S": pk}, "sk": {"S": _decode_cursor(cursor)}} if cursor else None
+    start_key = _start_key(pk, _decode_cursor(cursor)) if cursor else None
     wanted = skip + limit + 1  # one extra tells whether there is a next page
-    results = TransactionItem.query(
+    results = TransactionItem.by_time.query(
         pk,
-        TransactionItem.sk.startswith(TXN_PREFIX),
         filter_condition=filters,
         scan_index_forward=False,
         limit=wanted,
@@ -111,23 +111,28 @@ def list_transactions(
     if cursor is None and len(fetched) < wanted:
         total = len(fetched)  # the query saw every match: counting again would be a wasted read
     else:
-        total = TransactionItem.count(pk, TransactionItem.sk.startswith(TXN_PREFIX), filter_condition=filters)
-    next_cursor = _encode_cursor(items[-1].sk) if has_more and items else None
+        total = TransactionItem.by_time.count(pk, filter_condition=filters)
+    next_cursor = _encode_cursor(items[-1].ts) if has_more and items else None
     return TransactionPage(items=items, total=total, has_more=has_more, next_cursor=next_cursor)
 
 
-def _encode_cursor(sort_key: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"sk": sort_key}).encode()).decode().rstrip("=")
+def _encode_cursor(ts: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"ts": ts}).encode()).decode().rstrip("=")
+
+
+def _start_key(pk: str, ts: str) -> dict[str, Any]:
+    """An index's start key names the table keys too; the item's id is the tail of its ``ts``."""
+    return {"pk": {"S": pk}, "ts": {"S": ts}, "sk": {"S": f"{TXN_PREFIX}{ts.rpartition('#')[2]}"}}
 
 
 def _decode_cursor(cursor: str) -> str:
-    """The cursor carries only the sort key; the partition is always the caller's own, so a
-    cursor can never reach another user's items."""
+    """The cursor carries only the position in the caller's own history; the partition is always
+    the caller's, so a cursor can never reach another user's items."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        sort_key = json.loads(base64.urlsafe_b64decode(padded.encode()))["sk"]
+        ts = json.loads(base64.urlsafe_b64decode(padded.encode()))["ts"]
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise InvalidRequest("cursor is not valid", field="cursor") from None
-    if not isinstance(sort_key, str) or not sort_key.startswith(TXN_PREFIX) or len(sort_key) > 200:
+    if not isinstance(ts, str) or "#" not in ts or len(ts) > 200:
         raise InvalidRequest("cursor is not valid", field="cursor")
-    return sort_key
+    return ts
