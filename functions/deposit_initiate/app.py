@@ -18,7 +18,10 @@ app = create_resolver()
 def handle_initiate_deposit() -> Response:
     def initiate() -> dict[str, Any]:
         body = parse_body(app, DepositInitiateBody)
-        request = deposits.InitiateRequest(body.amount, body.payment_method_id, body.gateway, body.description)
+        source_ip = app.current_event.request_context.identity.source_ip
+        request = deposits.InitiateRequest(
+            body.amount, body.payment_method_id, body.gateway, body.description, source_ip
+        )
         return deposits.initiate(current_caller(app), request, public_base_url(app))
 
     return respond_once(app, "deposits/initiate", initiate)

@@ -16,10 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from payments import circuit, methods
+from payments import circuit, methods, risk, security_events
 from payments.caller import Caller
 from payments.clock import isoformat_z, utcnow
-from payments.errors import GatewayError, InvalidRequest, LedgerConflict, NotFound, PaymentError
+from payments.errors import (
+    GatewayError,
+    InvalidRequest,
+    LedgerConflict,
+    LimitExceeded,
+    NotFound,
+    PaymentError,
+    SuspiciousActivity,
+)
 from payments.gateways import registry
 from payments.gateways.base import (
     SUPPORT,
@@ -36,6 +44,7 @@ from payments.gateways.base import (
 from payments.ids import new_ulid
 from payments.ledger import AlreadyApplied, DuplicateRecord, ExtraPut, Ledger, StatusChange
 from payments.ledger_types import TransactionStatus, TransactionType
+from payments.limits import limits_for
 from payments.models import PENDING_DEPOSITS, TransactionItem, order_key, txn_sk, user_pk
 from payments.money import format_minor, parse_amount, to_minor
 from payments.observability import logger, metrics
@@ -61,12 +70,17 @@ class InitiateRequest:
     payment_method_id: str
     gateway: GatewayName | None = None
     description: str | None = None
+    ip_address: str | None = None
 
 
 def initiate(caller: Caller, request: InitiateRequest, checkout_base_url: str) -> dict[str, Any]:
     """Record a PENDING deposit, then open an order at the first gateway that works."""
     amount = to_minor(parse_amount(request.amount))
+    tier = limits_for(caller.kyc_level)
+    if amount > tier.single_transaction:
+        raise LimitExceeded("Amount exceeds the single-transaction limit of your KYC level", field="amount")
     method = methods.get_method(caller.user_id, request.payment_method_id)
+    _screen(caller, amount, tier.single_transaction, tier.daily_limit, request.ip_address)
     method_type = MethodType(method.type)
     if request.gateway is not None and method_type not in SUPPORT[request.gateway]:
         raise InvalidRequest(f"{request.gateway.value} does not support {method_type.value}", field="gateway")
@@ -118,6 +132,17 @@ def initiate(caller: Caller, request: InitiateRequest, checkout_base_url: str) -
         }
     _fail(caller.user_id, txn.txn_id, last_error)
     raise GatewayError("No payment gateway could take the order; try again shortly", transaction_id=txn.txn_id)
+
+
+def _screen(caller: Caller, amount: int, single_limit: int, daily_limit: int, ip_address: str | None) -> None:
+    """The fraud engine on the user's recent history: review or block is PAY_006 for a deposit."""
+    now = utcnow()
+    assessment = risk.assess(
+        "DEPOSIT", amount, now, risk.recent_history(caller.user_id, now), single_limit, daily_limit
+    )
+    security_events.record(caller.user_id, "DEPOSIT", amount, assessment, ip_address, "deposit_initiate")
+    if assessment.decision != risk.Decision.ALLOW:
+        raise SuspiciousActivity(indicators=list(assessment.indicators))
 
 
 def _record_pending(user_id: str, amount: int, currency: str, method: Any, description: str | None) -> TransactionItem:

@@ -270,3 +270,21 @@ class MockGatewayItem(_OpsTable):
     payment_id = UnicodeAttribute(null=True)
     failure_reason = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+
+
+class SecurityEventItem(_OpsTable):
+    """A risk decision other than allow, with the indicators that led to it."""
+
+    class Meta(_OpsTable.Meta):
+        abstract = False
+
+    user_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    transaction_type = UnicodeAttribute()
+    reference = UnicodeAttribute()
+    amount = NumberAttribute()
+    score = NumberAttribute()
+    indicators = UnicodeAttribute()
+    ip_address = UnicodeAttribute(null=True)
+    action_taken = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()

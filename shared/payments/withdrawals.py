@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import UpdateError
 
-from payments import methods
+from payments import methods, risk, security_events
 from payments.caller import Caller
 from payments.clock import isoformat_z, utcnow
 from payments.errors import Forbidden, InvalidRequest, LimitExceeded, NotFound, PaymentError, ServiceBusy
@@ -36,7 +36,7 @@ from payments.gateways.base import (
 from payments.ids import new_ulid
 from payments.ledger import AlreadyApplied, Ledger, NewTransaction, StatusChange
 from payments.ledger_types import TransactionStatus, TransactionType
-from payments.limits import limits_for
+from payments.limits import KycLevel, limits_for
 from payments.models import TransactionItem, reference_key, txn_sk, user_pk
 from payments.money import format_minor, parse_amount, to_minor
 from payments.observability import logger, metrics
@@ -178,11 +178,24 @@ def decide(caller: Caller, withdrawal_id: str, approve: bool) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- saga steps
 def risk_check(event: dict[str, Any]) -> dict[str, Any]:
-    """Rules until the risk engine lands: large withdrawals wait for an admin."""
+    """The fraud engine, plus the review threshold: a large withdrawal always waits for an admin."""
     withdrawal = event["withdrawal"]
+    now = utcnow()
+    tier = limits_for(KycLevel(withdrawal.get("kyc_level", "BASIC")))
+    item = _load(withdrawal["user_id"], withdrawal["id"])
+    method = methods.get_method(withdrawal["user_id"], item.payment_method_id or "")
+    history = [m for m in risk.recent_history(withdrawal["user_id"], now) if m.at < item.created_at]
+    assessment = risk.assess(
+        "WITHDRAWAL", withdrawal["amount"], now, history, tier.single_transaction, tier.daily_limit, method.created_at
+    )
     threshold = to_minor(Decimal(os.environ.get("WITHDRAWAL_REVIEW_AMOUNT", "10000.00")))
-    reasons = ["large_amount"] if withdrawal["amount"] >= threshold else []
-    return {"decision": "review" if reasons else "allow", "indicators": reasons}
+    indicators = list(assessment.indicators)
+    decision = assessment.decision
+    if withdrawal["amount"] >= threshold and decision == risk.Decision.ALLOW:
+        decision, indicators = risk.Decision.REVIEW, [*indicators, "above_review_amount"]
+    flagged = risk.Assessment(decision, assessment.score, tuple(indicators))
+    security_events.record(withdrawal["user_id"], "WITHDRAWAL", withdrawal["amount"], flagged, None, withdrawal["id"])
+    return {"decision": str(decision), "score": assessment.score, "indicators": indicators}
 
 
 def _set_stage(withdrawal: dict[str, Any], stage: str, token: str | None, to_status: TransactionStatus) -> None:

@@ -211,12 +211,13 @@ def test_an_open_circuit_skips_the_gateway_without_calling_it(
 ) -> None:
     monkeypatch.setenv("GATEWAY_ORDER", "razorpay,mock")
     _razorpay_order(gateways, status=502)
-    method_id = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
-    for _ in range(3):
-        assert wallets.initiate(user_id, method_id).body["gateway"] == "MOCK"
+    users = [f"{user_id}_{n}" for n in range(4)]  # four customers: no fraud rule sees a burst
+    methods = [wallets.add_method(user, token="token_RZP_card", gateway="razorpay") for user in users]
+    for user, method_id in list(zip(users, methods, strict=True))[:3]:
+        assert wallets.initiate(user, method_id).body["gateway"] == "MOCK"
     calls_before = len(gateways.calls)
     assert calls_before == 3
-    assert wallets.initiate(user_id, method_id).body["gateway"] == "MOCK"
+    assert wallets.initiate(users[3], methods[3]).body["gateway"] == "MOCK"
     assert len(gateways.calls) == calls_before  # the circuit is open: Razorpay was not tried
 
 
