@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments.auth import settings_from_environment, verify_token
+from payments.auth import settings_from_environment, verify_token, with_stored_kyc_level
 from payments.errors import Unauthorized
 from payments.observability import logger
 
@@ -27,7 +27,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         if scheme.lower() != _BEARER or not token.strip():
             raise Unauthorized("Missing bearer token")
-        caller = verify_token(token.strip(), settings_from_environment())
+        caller = with_stored_kyc_level(verify_token(token.strip(), settings_from_environment()))
     except Unauthorized as exc:
         logger.info("token refused", extra={"reason": exc.message})
         raise Exception("Unauthorized") from None

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from payments.errors import InvalidRequest, UnprocessableRequest
 from payments.gateways.base import GatewayName, MethodType
+from payments.limits import KycLevel
 from payments.sensitive import CardDataRefused, contains_card_number, refuse_card_data
 
 M = TypeVar("M", bound=BaseModel)
@@ -69,6 +70,14 @@ class WithdrawalInitiateBody(_Body):
     amount: Any
     payment_method_id: str = Field(pattern=_ID)
     description: str | None = Field(default=None, max_length=255)
+
+
+class KycBody(_Body):
+    kyc_level: KycLevel
+
+    _upper = field_validator("kyc_level", mode="before")(
+        lambda value: value.upper() if isinstance(value, str) else value
+    )
 
 
 class RefundBody(_Body):

@@ -42,12 +42,13 @@ from payments.gateways.base import (
     SignatureInvalid,
 )
 from payments.ids import new_ulid
-from payments.ledger import AlreadyApplied, DuplicateRecord, ExtraPut, Ledger, StatusChange
+from payments.ledger import AlreadyApplied, DuplicateRecord, ExtraPut, Ledger, NewTransaction, StatusChange
 from payments.ledger_types import TransactionStatus, TransactionType
-from payments.limits import limits_for
+from payments.limits import TierLimits, limits_for
 from payments.models import PENDING_DEPOSITS, TransactionItem, order_key, txn_sk, user_pk
 from payments.money import format_minor, parse_amount, to_minor
 from payments.observability import logger, metrics
+from payments.usage import LimitCharge
 
 PENDING = TransactionStatus.PENDING
 FAILED = TransactionStatus.FAILED
@@ -87,7 +88,7 @@ def initiate(caller: Caller, request: InitiateRequest, checkout_base_url: str) -
     gateways = registry.candidates(method_type, request.gateway or GatewayName(method.gateway))
     if not gateways:
         raise InvalidRequest(f"no configured gateway supports {method_type.value}", field="payment_method_id")
-    txn = _record_pending(caller.user_id, amount, registry.currency(gateways[0]), method, request.description)
+    txn = _record_pending(caller.user_id, amount, registry.currency(gateways[0]), method, request.description, tier)
     last_error = "no gateway available"
     for gateway_name in gateways:
         before = circuit.state(gateway_name)
@@ -115,7 +116,7 @@ def initiate(caller: Caller, request: InitiateRequest, checkout_base_url: str) -
             last_error = f"{gateway_name.value}: unavailable"
             continue
         except GatewayRejected as exc:
-            _fail(caller.user_id, txn.txn_id, f"{gateway_name.value} rejected the order: {exc}")
+            _fail(txn, f"{gateway_name.value} rejected the order: {exc}")
             raise GatewayError(f"{gateway_name.value} rejected the order", transaction_id=txn.txn_id) from None
         circuit.record_success(gateway_name, before)
         _attach_order(caller.user_id, txn.txn_id, gateway_name, order.order_id, order.currency)
@@ -130,7 +131,7 @@ def initiate(caller: Caller, request: InitiateRequest, checkout_base_url: str) -
             "gateway": gateway_name.value.upper(),
             **({"client_secret": order.client_secret} if order.client_secret else {}),
         }
-    _fail(caller.user_id, txn.txn_id, last_error)
+    _fail(txn, last_error)
     raise GatewayError("No payment gateway could take the order; try again shortly", transaction_id=txn.txn_id)
 
 
@@ -145,28 +146,30 @@ def _screen(caller: Caller, amount: int, single_limit: int, daily_limit: int, ip
         raise SuspiciousActivity(indicators=list(assessment.indicators))
 
 
-def _record_pending(user_id: str, amount: int, currency: str, method: Any, description: str | None) -> TransactionItem:
+def _record_pending(
+    user_id: str, amount: int, currency: str, method: Any, description: str | None, limits: TierLimits
+) -> TransactionItem:
+    """The PENDING deposit and its KYC usage reservation, in one write (PAY_005 if over a limit)."""
     now = utcnow()
     txn_id = f"txn_{new_ulid()}"
-    item = TransactionItem(
-        user_pk(user_id),
-        txn_sk(txn_id),
-        txn_id=txn_id,
-        user_id=user_id,
-        type=str(TransactionType.DEPOSIT),
-        status=str(PENDING),
-        amount=amount,
+    charge = LimitCharge.charge(amount, now, limits)
+    change = NewTransaction(
+        txn_id,
+        TransactionType.DEPOSIT,
+        PENDING,
         currency=currency,
         description=description or "Wallet top-up",
-        payment_method_id=method.method_id,
-        method_type=method.type,
-        created_at=now,
-        updated_at=now,
-        gsi2pk=PENDING_DEPOSITS,
-        gsi2sk=isoformat_z(now),
+        attributes=(
+            ("payment_method_id", method.method_id),
+            ("method_type", method.type),
+            ("gsi2pk", PENDING_DEPOSITS),
+            ("gsi2sk", isoformat_z(now)),
+            ("limit_day", charge.day),
+            ("limit_month", charge.month),
+        ),
     )
-    item.save(condition=TransactionItem.pk.does_not_exist())
-    return item
+    Ledger().open(user_id, amount, change, charge)
+    return TransactionItem.get(user_pk(user_id), txn_sk(txn_id), consistent_read=True)
 
 
 def _attach_order(user_id: str, txn_id: str, gateway: GatewayName, order_id: str, currency: str) -> None:
@@ -182,8 +185,14 @@ def _attach_order(user_id: str, txn_id: str, gateway: GatewayName, order_id: str
     )
 
 
-def _fail(user_id: str, txn_id: str, reason: str) -> None:
-    Ledger().transition(user_id, StatusChange(txn_id, (PENDING,), FAILED, failure_reason=reason))
+def _fail(txn: TransactionItem, reason: str) -> None:
+    change = StatusChange(txn.txn_id, (PENDING,), FAILED, failure_reason=reason)
+    Ledger().transition(txn.user_id, change, limit=_give_back(txn))
+
+
+def _give_back(txn: TransactionItem) -> LimitCharge | None:
+    """A deposit that fails does not count against the limits: its reservation is returned."""
+    return LimitCharge.give_back(txn.amount, txn.limit_day, txn.limit_month)
 
 
 def load(user_id: str, txn_id: str) -> TransactionItem:
@@ -259,8 +268,11 @@ def settle(txn: TransactionItem, info: PaymentInfo, extra: tuple[ExtraPut, ...] 
             TransactionStatus.COMPLETED,
             attributes=(("gateway_payment_id", info.payment_id),),
         )
+        # A capture after the deposit failed (another attempt on the same order) counts again;
+        # the money has moved, so it is charged without enforcing the limit.
+        recharge = LimitCharge.charge(txn.amount, utcnow(), None) if txn.status == str(FAILED) else None
         try:
-            ledger.credit(txn.user_id, txn.amount, change, extra)
+            ledger.credit(txn.user_id, txn.amount, change, extra, limit=recharge)
         except DuplicateRecord:
             raise
         except (AlreadyApplied, LedgerConflict):
@@ -270,7 +282,7 @@ def settle(txn: TransactionItem, info: PaymentInfo, extra: tuple[ExtraPut, ...] 
     if info.status == PaymentStatus.FAILED:
         change = StatusChange(txn.txn_id, (PENDING,), FAILED, failure_reason=info.failure_reason or "payment failed")
         try:
-            ledger.transition(txn.user_id, change, extra)
+            ledger.transition(txn.user_id, change, extra, limit=_give_back(txn))
         except DuplicateRecord:
             raise
         except LedgerConflict:

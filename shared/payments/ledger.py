@@ -34,6 +34,7 @@ from payments.clock import utcnow
 from payments.errors import InsufficientBalance, InvalidAmount, LedgerConflict, ServiceBusy
 from payments.ledger_types import FINAL_STATUSES, EntryKind, TransactionStatus, TransactionType
 from payments.models import WALLET_SK, LedgerEntryItem, TransactionItem, WalletItem, entry_sk, txn_sk, user_pk
+from payments.usage import LimitCharge, wallet_parts
 
 
 @dataclass(frozen=True)
@@ -156,29 +157,54 @@ class Ledger:
 
     # The five operations of the spec; each is one atomic write.
     def credit(
-        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[Extra, ...] = ()
+        self,
+        user_id: str,
+        amount: int,
+        change: NewTransaction | StatusChange,
+        extra: tuple[Extra, ...] = (),
+        limit: LimitCharge | None = None,
     ) -> LedgerEntry:
-        return self.post(user_id, EntryKind.CREDIT, amount, change, extra)
+        return self.post(user_id, EntryKind.CREDIT, amount, change, extra, limit)
 
     def debit(
-        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[Extra, ...] = ()
+        self,
+        user_id: str,
+        amount: int,
+        change: NewTransaction | StatusChange,
+        extra: tuple[Extra, ...] = (),
+        limit: LimitCharge | None = None,
     ) -> LedgerEntry:
-        return self.post(user_id, EntryKind.DEBIT, amount, change, extra)
+        return self.post(user_id, EntryKind.DEBIT, amount, change, extra, limit)
 
     def lock(
-        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[Extra, ...] = ()
+        self,
+        user_id: str,
+        amount: int,
+        change: NewTransaction | StatusChange,
+        extra: tuple[Extra, ...] = (),
+        limit: LimitCharge | None = None,
     ) -> LedgerEntry:
-        return self.post(user_id, EntryKind.LOCK, amount, change, extra)
+        return self.post(user_id, EntryKind.LOCK, amount, change, extra, limit)
 
     def unlock(
-        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[Extra, ...] = ()
+        self,
+        user_id: str,
+        amount: int,
+        change: NewTransaction | StatusChange,
+        extra: tuple[Extra, ...] = (),
+        limit: LimitCharge | None = None,
     ) -> LedgerEntry:
-        return self.post(user_id, EntryKind.UNLOCK, amount, change, extra)
+        return self.post(user_id, EntryKind.UNLOCK, amount, change, extra, limit)
 
     def settle_locked(
-        self, user_id: str, amount: int, change: NewTransaction | StatusChange, extra: tuple[Extra, ...] = ()
+        self,
+        user_id: str,
+        amount: int,
+        change: NewTransaction | StatusChange,
+        extra: tuple[Extra, ...] = (),
+        limit: LimitCharge | None = None,
     ) -> LedgerEntry:
-        return self.post(user_id, EntryKind.SETTLE, amount, change, extra)
+        return self.post(user_id, EntryKind.SETTLE, amount, change, extra, limit)
 
     def post(
         self,
@@ -187,40 +213,101 @@ class Ledger:
         amount: int,
         change: NewTransaction | StatusChange,
         extra: tuple[Extra, ...] = (),
+        limit: LimitCharge | None = None,
     ) -> LedgerEntry:
         """Apply one operation atomically, or raise and change nothing.
 
         Raises :class:`InsufficientBalance` (PAY_002) when available funds do not cover a debit or
         lock, :class:`AlreadyApplied` when this (transaction, kind) was applied before, and
         :class:`LedgerConflict` when the transaction is not in an expected status or the locked
-        funds to release are missing.
+        funds to release are missing. With a ``limit`` charge, KYC usage changes in the same write
+        and :class:`LimitExceeded` (PAY_005) refuses what would exceed it.
         """
         if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
             raise InvalidAmount("ledger amounts are positive integer minor units")
         now = utcnow()
-        self._commit(lambda tx, now: self._write(tx, user_id, kind, amount, change, extra, now), kind, change)
+
+        def write(known: WalletItem | None) -> Callable[[TransactWrite, datetime], list[str]]:
+            return lambda tx, now: self._write(tx, user_id, kind, amount, change, extra, limit, known, now)
+
+        self._with_usage(user_id, write, kind, amount, change, limit)
         return LedgerEntry(user_id, change.txn_id, kind, amount, now)
 
-    def transition(self, user_id: str, change: StatusChange, extra: tuple[Extra, ...] = ()) -> None:
+    def open(self, user_id: str, amount: int, change: NewTransaction, limit: LimitCharge) -> None:
+        """Record a transaction that moves no money yet but reserves KYC usage (a deposit
+        initiated), in one write: the usage and the record exist together or not at all."""
+
+        def write(known: WalletItem | None) -> Callable[[TransactWrite, datetime], list[str]]:
+            def add(tx: TransactWrite, now: datetime) -> list[str]:
+                item = _new_transaction_item(user_id, amount, change, now)
+                tx.save(item, condition=TransactionItem.pk.does_not_exist())
+                _update_usage(tx, user_id, limit, known, now)
+                return ["transaction", "wallet"]
+
+            return add
+
+        self._with_usage(user_id, write, None, 0, change, limit)
+
+    def _with_usage(
+        self,
+        user_id: str,
+        write: Callable[[WalletItem | None], Callable[[TransactWrite, datetime], list[str]]],
+        kind: EntryKind | None,
+        amount: int,
+        change: NewTransaction | StatusChange,
+        limit: LimitCharge | None,
+    ) -> None:
+        """Commit; when a usage condition may be why the wallet refused, read the wallet once and
+        either refuse with the right error or write again with the periods rolled over."""
+        known: WalletItem | None = None
+        for _ in range(3):
+            try:
+                self._commit(write(known), kind, change, wallet_is_ambiguous=limit is not None)
+                return
+            except _WalletRefused:
+                known = _wallet(user_id)
+                guard = _EFFECTS[kind].guard if kind is not None else None
+                if guard == "available" and known.available < amount:
+                    raise InsufficientBalance() from None
+                if guard == "locked" and known.locked < amount:
+                    raise LedgerConflict("Locked funds do not cover this operation", txn_id=change.txn_id) from None
+        raise ServiceBusy()
+
+    def transition(
+        self,
+        user_id: str,
+        change: StatusChange,
+        extra: tuple[Extra, ...] = (),
+        limit: LimitCharge | None = None,
+    ) -> None:
         """Move a transaction's status without moving money (e.g. a deposit the gateway declined),
-        under the same status condition and with the same extra records as :meth:`post`."""
+        under the same status condition and with the same extra records as :meth:`post`; a
+        ``limit`` give-back returns the usage the transaction had reserved."""
 
-        def write(tx: TransactWrite, now: datetime) -> list[str]:
-            tx.update(
-                TransactionItem(user_pk(user_id), txn_sk(change.txn_id)),
-                actions=_status_actions(change, now),
-                condition=TransactionItem.status.is_in(*change.from_statuses),
-            )
-            put_roles, update_roles = _add_extras(tx, extra)
-            return [*put_roles, "transaction", *update_roles]
+        def write(known: WalletItem | None) -> Callable[[TransactWrite, datetime], list[str]]:
+            def add(tx: TransactWrite, now: datetime) -> list[str]:
+                tx.update(
+                    TransactionItem(user_pk(user_id), txn_sk(change.txn_id)),
+                    actions=_status_actions(change, now),
+                    condition=TransactionItem.status.is_in(*change.from_statuses),
+                )
+                updates = ["transaction"]
+                if limit is not None:
+                    _update_usage(tx, user_id, limit, known, now)
+                    updates.append("wallet")
+                put_roles, update_roles = _add_extras(tx, extra)
+                return [*put_roles, *updates, *update_roles]
 
-        self._commit(write, None, change)
+            return add
+
+        self._with_usage(user_id, write, None, 0, change, limit)
 
     def _commit(
         self,
         write: Callable[[TransactWrite, datetime], list[str]],
         kind: EntryKind | None,
         change: NewTransaction | StatusChange,
+        wallet_is_ambiguous: bool = False,
     ) -> None:
         """Run one TransactWriteItems; retry DynamoDB's TransactionConflict, map refusals."""
         for attempt in range(1, _MAX_ATTEMPTS + 1):
@@ -237,7 +324,8 @@ class Ledger:
                         raise ServiceBusy() from exc
                     time.sleep(random.uniform(0, _BASE_BACKOFF_S * 2**attempt))  # noqa: S311
                     continue
-                raise _refusal(kind, change, dict(zip(roles, reasons, strict=False))) from exc
+                refusal = _refusal(kind, change, dict(zip(roles, reasons, strict=False)), wallet_is_ambiguous)
+                raise refusal from exc
             return
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -249,6 +337,8 @@ class Ledger:
         amount: int,
         change: NewTransaction | StatusChange,
         extra: tuple[Extra, ...],
+        limit: LimitCharge | None,
+        known: WalletItem | None,
         now: datetime,
     ) -> list[str]:
         """Add the items of one operation to ``tx``; return each item's role in the order pynamodb
@@ -272,6 +362,10 @@ class Ledger:
         guard: Condition | None = None
         if effect.guard is not None:
             guard = getattr(WalletItem, effect.guard) >= amount
+        if limit is not None:
+            usage_actions, usage_condition = wallet_parts(limit, known)
+            wallet_actions += usage_actions
+            guard = usage_condition if guard is None else guard & usage_condition
         entry = LedgerEntryItem(
             pk,
             entry_sk(change.txn_id, kind),
@@ -323,6 +417,23 @@ def _new_transaction_item(user_id: str, amount: int, change: NewTransaction, now
     )
 
 
+class _WalletRefused(Exception):
+    """The wallet's condition failed and usage conditions were part of it: the caller must look."""
+
+
+def _wallet(user_id: str) -> WalletItem:
+    try:
+        return WalletItem.get(user_pk(user_id), WALLET_SK, consistent_read=True)
+    except WalletItem.DoesNotExist:
+        return WalletItem(user_pk(user_id), WALLET_SK, user_id=user_id)
+
+
+def _update_usage(tx: TransactWrite, user_id: str, limit: LimitCharge, known: WalletItem | None, now: datetime) -> None:
+    actions, condition = wallet_parts(limit, known)
+    actions += [WalletItem.user_id.set(user_id), WalletItem.updated_at.set(now), WalletItem.version.add(1)]
+    tx.update(WalletItem(user_pk(user_id), WALLET_SK), actions=actions, condition=condition)
+
+
 def _add_extras(tx: TransactWrite, extra: tuple[Extra, ...]) -> tuple[list[str], list[str]]:
     """Add the extra items; return their roles as (puts, updates), the order pynamodb sends them."""
     puts, updates = [], []
@@ -354,7 +465,10 @@ def _status_actions(change: StatusChange, now: datetime) -> list[Any]:
 
 
 def _refusal(
-    kind: EntryKind | None, change: NewTransaction | StatusChange, reasons: dict[str, str | None]
+    kind: EntryKind | None,
+    change: NewTransaction | StatusChange,
+    reasons: dict[str, str | None],
+    wallet_is_ambiguous: bool = False,
 ) -> Exception:
     """Turn the per-item cancellation reasons into the business error. A replay is reported as
     such even when the wallet would also refuse it now."""
@@ -369,6 +483,8 @@ def _refusal(
         return AlreadyApplied(txn_id=change.txn_id, kind=str(kind))
     if "transaction" in failed:
         return LedgerConflict(txn_id=change.txn_id)
+    if "wallet" in failed and wallet_is_ambiguous:
+        return _WalletRefused()
     if "wallet" in failed and kind is not None:
         if _EFFECTS[kind].guard == "available":
             return InsufficientBalance()

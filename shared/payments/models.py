@@ -81,6 +81,7 @@ class WalletItem(_LedgerTable):
     balance = NumberAttribute(default=0)
     locked = NumberAttribute(default=0)
     available = NumberAttribute(default=0)
+    kyc_level = UnicodeAttribute(null=True)  # set by an admin; wins over the token's claim
     daily_used = NumberAttribute(default=0)
     daily_period = UnicodeAttribute(null=True)
     monthly_used = NumberAttribute(default=0)
@@ -163,6 +164,9 @@ class TransactionItem(_LedgerTable):
     gateway_refund_id = UnicodeAttribute(null=True)
     dispute_id = UnicodeAttribute(null=True)
     shortfall = NumberAttribute(null=True)
+    # The KYC usage periods this transaction charged, so a failure gives back the right ones.
+    limit_day = UnicodeAttribute(null=True)
+    limit_month = UnicodeAttribute(null=True)
     ts = UnicodeAttribute(null=True)
     by_order = OrderIndex()
     by_time = TimeIndex()

@@ -54,11 +54,11 @@ def get_balance(user_id: str, kyc_level: KycLevel, now: datetime | None = None) 
     """One strongly consistent GetItem. A user who never moved money has an all-zero wallet; usage
     from an earlier day or month counts as zero (periods roll over lazily, no job needed)."""
     now = now or utcnow()
-    limits = limits_for(kyc_level)
     try:
         wallet = WalletItem.get(user_pk(user_id), WALLET_SK, consistent_read=True)
     except WalletItem.DoesNotExist:
         wallet = WalletItem(user_pk(user_id), WALLET_SK, user_id=user_id)
+    limits = limits_for(effective_level(wallet, kyc_level))
     daily_used = wallet.daily_used if wallet.daily_period == day_period(now) else 0
     monthly_used = wallet.monthly_used if wallet.monthly_period == month_period(now) else 0
     return BalanceView(
@@ -70,6 +70,24 @@ def get_balance(user_id: str, kyc_level: KycLevel, now: datetime | None = None) 
         daily_used=daily_used,
         monthly_limit=limits.monthly_limit,
         monthly_used=monthly_used,
+    )
+
+
+def effective_level(wallet: WalletItem | None, claimed: KycLevel) -> KycLevel:
+    """The KYC level in force: the one an admin stored on the wallet, else the token's claim."""
+    if wallet is not None and wallet.kyc_level:
+        return KycLevel(wallet.kyc_level)
+    return claimed
+
+
+def set_kyc_level(user_id: str, level: KycLevel) -> None:
+    """An admin's decision; creates the wallet item if the user never moved money."""
+    WalletItem(user_pk(user_id), WALLET_SK).update(
+        actions=[
+            WalletItem.kyc_level.set(str(level)),
+            WalletItem.user_id.set(user_id),
+            WalletItem.updated_at.set(utcnow()),
+        ]
     )
 
 

@@ -40,6 +40,7 @@ from payments.limits import KycLevel, limits_for
 from payments.models import TransactionItem, reference_key, txn_sk, user_pk
 from payments.money import format_minor, parse_amount, to_minor
 from payments.observability import logger, metrics
+from payments.usage import LimitCharge
 
 PENDING, PROCESSING = TransactionStatus.PENDING, TransactionStatus.PROCESSING
 OPEN = (PENDING, PROCESSING)
@@ -77,6 +78,7 @@ def initiate(caller: Caller, amount: Any, payment_method_id: str, description: s
         raise InvalidRequest(f"{gateway.value} is not configured for payouts", field="payment_method_id")
     withdrawal_id = f"wd_{new_ulid()}"
     currency = registry.currency(gateway)
+    charge = LimitCharge.charge(minor, utcnow(), limits_for(caller.kyc_level))
     Ledger().lock(
         caller.user_id,
         minor,
@@ -92,8 +94,11 @@ def initiate(caller: Caller, amount: Any, payment_method_id: str, description: s
                 ("gateway", gateway.value),
                 ("stage", "RISK_CHECK"),
                 ("gsi1pk", reference_key(withdrawal_id)),
+                ("limit_day", charge.day),
+                ("limit_month", charge.month),
             ),
         ),
+        limit=charge,
     )
     saga_input = {
         "withdrawal": {
@@ -294,8 +299,10 @@ def release(event: dict[str, Any]) -> dict[str, Any]:
     withdrawal = event["withdrawal"]
     to_status, reason = _release_reason(event)
     change = StatusChange(withdrawal["id"], OPEN, to_status, failure_reason=reason, attributes=(("stage", "RELEASED"),))
+    item = _load(withdrawal["user_id"], withdrawal["id"])
+    give_back = LimitCharge.give_back(withdrawal["amount"], item.limit_day, item.limit_month)
     with suppress(AlreadyApplied):  # a retried step: it was released already
-        Ledger().unlock(withdrawal["user_id"], withdrawal["amount"], change)
+        Ledger().unlock(withdrawal["user_id"], withdrawal["amount"], change, limit=give_back)
     metrics.add_metric(name="WithdrawalReleased", unit="Count", value=1)
     return {"released": True, "reason": reason}
 

@@ -33,8 +33,12 @@ class InProcessApi:
         path_params: dict[str, str] | None = None,
         raw_body: str | None = None,
         source_ip: str = "203.0.113.10",
+        roles: str = "user",
+        kyc: str = "BASIC",
     ) -> Reply:
         event = load_event("wallet_balance", user_id, query=None)
+        if user_id is not None:
+            event["requestContext"]["authorizer"].update(roles=roles, kyc_level=kyc)
         event.update(resource=path, path=path, httpMethod=method, pathParameters=path_params)
         if path_params:
             resource = path
@@ -91,9 +95,11 @@ class Wallets:
         assert reply.status == 200, reply.body
         return reply.body["payment_method"]["id"]
 
-    def initiate(self, user_id: str, method_id: str, amount: Any = "1000.50", **extra: Any) -> Reply:
+    def initiate(
+        self, user_id: str, method_id: str, amount: Any = "1000.50", kyc: str = "BASIC", **extra: Any
+    ) -> Reply:
         body = {"amount": amount, "payment_method_id": method_id, **extra}
-        return self.api.post("DepositInitiateFunction", INITIATE, user_id, body)
+        return self.api.post("DepositInitiateFunction", INITIATE, user_id, body, kyc=kyc)
 
     def pay(self, order_id: str, action: str = "pay") -> dict[str, Any]:
         path = f"/mock-gateway/checkout/{order_id}/pay"

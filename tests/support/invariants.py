@@ -82,6 +82,12 @@ def stranded_locks(dynamodb_client: Any, table_name: str, sfn_client: Any) -> li
                 status = sfn_client.describe_execution(executionArn=execution_arn)["status"]
             except sfn_client.exceptions.ExecutionDoesNotExist:
                 status = "MISSING"
-            if status != "RUNNING":
-                stranded.append(f"{item['txn_id']} is {item['status']} but its execution is {status}")
+            if status == "RUNNING":
+                continue
+            # The saga may have finished between the scan and this look: read the item again.
+            fresh = dynamodb_client.get_item(
+                TableName=table_name, Key={"pk": raw["pk"], "sk": raw["sk"]}, ConsistentRead=True
+            )["Item"]
+            if fresh["status"]["S"] in ("PENDING", "PROCESSING"):
+                stranded.append(f"{item['txn_id']} is {fresh['status']['S']} but its execution is {status}")
     return stranded
