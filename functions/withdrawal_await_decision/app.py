@@ -3,4 +3,4 @@
 from payments import withdrawals
 from payments.steps import step_handler
 
-lambda_handler = step_handler(withdrawals.await_decision)
+lambda_handler = step_handler(withdrawals, "await_decision")

@@ -18,6 +18,7 @@ from http import HTTPStatus
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from payments.caller import Caller
 from payments.errors import PaymentError, UnprocessableRequest
@@ -44,7 +45,11 @@ def create_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(PaymentError)
     def _payment_error(exc: PaymentError) -> Response:
         logger.info("request refused", extra={"error_code": exc.code, "status": int(exc.status)})
-        return error_response(exc.status, exc.code, exc.message, exc.details or None)
+        response = error_response(exc.status, exc.code, exc.message, exc.details or None)
+        response.headers.update(getattr(exc, "headers", {}))
+        return response
+
+    app.use(middlewares=[_rate_limit])
 
     @app.not_found
     def _not_found(_exc: Exception) -> Response:
@@ -90,6 +95,18 @@ def respond_once(
     stored = idempotency.run_once(caller.user_id, endpoint, key, app.current_event.body, run)
     headers = {"Idempotent-Replayed": "false" if first_call else "true"}
     return Response(stored.status_code, content_types.APPLICATION_JSON, stored.body, headers=headers)
+
+
+def _rate_limit(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """Count an authenticated request before its route runs (one conditional write); 429 refuses
+    it whole. Webhooks are counted after their signature verifies (payments.webhooks); other
+    public routes are not limited per caller."""
+    from payments import ratelimit
+
+    context = app.current_event.request_context.authorizer.raw_event or {}
+    if context.get("user_id"):
+        ratelimit.hit(str(context["user_id"]), app.current_event.resource)
+    return next_middleware(app)
 
 
 def current_caller(app: APIGatewayRestResolver) -> Caller:

@@ -292,3 +292,12 @@ class SecurityEventItem(_OpsTable):
     ip_address = UnicodeAttribute(null=True)
     action_taken = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
+
+
+class RateLimitItem(_OpsTable):
+    """Requests of one caller on one route in one fixed window."""
+
+    class Meta(_OpsTable.Meta):
+        abstract = False
+
+    count = NumberAttribute(null=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,14 +13,16 @@ from payments.observability import logger, metrics
 Step = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def step_handler(step: Step) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """Wrap a saga step (``event -> result``) as a Lambda handler. Errors propagate on purpose:
-    the state machine's Retry and Catch decide what a failed step means."""
+def step_handler(module: ModuleType, name: str) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """Wrap the saga step ``module.name`` (``event -> result``) as a Lambda handler, looked up at
+    call time. Errors propagate on purpose: the state machine's Retry and Catch decide what a
+    failed step means."""
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        logger.append_keys(withdrawal_id=event["withdrawal"]["id"], step=step.__name__)
+        logger.append_keys(withdrawal_id=event["withdrawal"]["id"], step=name)
+        step: Step = getattr(module, name)
         return step(event)
 
     return lambda_handler

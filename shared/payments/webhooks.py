@@ -18,7 +18,7 @@ from typing import Any
 
 from pynamodb.exceptions import PutError
 
-from payments import deposits
+from payments import deposits, ratelimit
 from payments.clock import utcnow
 from payments.errors import PaymentError
 from payments.gateways.base import (
@@ -84,6 +84,8 @@ def process(
         raise WebhookRefused(f"Malformed webhook: {exc}") from None
     if not _allowed(gateway.name.value, source_ip):
         raise SourceNotAllowed(source_ip=source_ip or "")
+    # Only verified events count against the gateway's ceiling: forgeries cost no write.
+    ratelimit.hit(f"webhook:{gateway.name.value}", f"/webhooks/{gateway.name.value}")
     outcome, txn_id = _apply(event, raw_body)
     logger.info(
         "webhook processed",

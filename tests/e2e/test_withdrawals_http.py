@@ -154,7 +154,7 @@ def test_withdrawals_are_private_and_validated(account: Account, local_stack: Lo
     assert other.call("GET", f"{API}/withdrawals/{started['withdrawal_id']}/status").status_code == 404
     card_only = account.method("WALLET", "tok_mock_success")
     reply = account.call("POST", f"{API}/withdrawals/initiate", {"amount": "10.00", "payment_method_id": card_only})
-    assert reply.status_code == 400
+    assert reply.status_code == 400, reply.text
     too_much = account.call(
         "POST",
         f"{API}/withdrawals/initiate",

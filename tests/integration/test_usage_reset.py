@@ -1,0 +1,35 @@
+"""The scheduled usage resets walk thousands of wallets in pages and touch only stale ones."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from payments import usage_reset
+from payments.models import WALLET_SK, WalletItem, user_pk
+
+WALLETS = 2000
+
+
+def test_the_daily_job_resets_stale_wallets_in_pages(aws: Any) -> None:
+    now = datetime(2027, 2, 2, 0, 5, tzinfo=UTC)
+    with WalletItem.batch_write() as batch:
+        for n in range(WALLETS):
+            stale = n % 4 != 0  # every 4th wallet already moved money today
+            batch.save(
+                WalletItem(
+                    user_pk(f"reset_{n}"),
+                    WALLET_SK,
+                    user_id=f"reset_{n}",
+                    daily_used=500,
+                    daily_period="2027-02-01" if stale else "2027-02-02",
+                    monthly_used=9000,
+                    monthly_period="2027-02",
+                )
+            )
+    report = usage_reset.reset("daily", now, page_size=250)
+    assert report["reset"] == report["examined"] >= WALLETS * 3 // 4  # other tests' wallets may be stale too
+    assert report["pages"] > 1
+    assert WalletItem.get(user_pk("reset_1"), WALLET_SK).daily_used == 0
+    assert WalletItem.get(user_pk("reset_0"), WALLET_SK).daily_used == 500  # today's usage is kept
+    assert usage_reset.reset("daily", now, page_size=250)["reset"] == 0  # nothing left to do
+    monthly = usage_reset.reset("monthly", datetime(2027, 3, 1, 0, 10, tzinfo=UTC), page_size=500)
+    assert monthly["reset"] >= WALLETS
