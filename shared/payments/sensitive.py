@@ -13,7 +13,9 @@ from typing import Any
 
 from payments.errors import PaymentError
 
-_DIGIT_RUNS = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+#: 13-19 digits, optionally grouped by spaces or dashes, standing alone: not part of a longer
+#: alphanumeric token (a hex signature or a gateway id can contain digit runs that pass Luhn).
+_DIGIT_RUNS = re.compile(r"(?<![0-9A-Za-z])(?:\d[ -]?){12,18}\d(?![0-9A-Za-z])")
 _FORBIDDEN_FIELDS = frozenset(
     {"card_number", "cardnumber", "number", "pan", "cvv", "cvv2", "cvc", "cvc2", "security_code", "cid"}
 )
@@ -39,12 +41,18 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def contains_card_number(text: str) -> bool:
+def card_numbers(text: str) -> list[str]:
+    """The Luhn-valid card numbers standing in ``text`` (digits only)."""
+    found = []
     for match in _DIGIT_RUNS.finditer(text):
         digits = re.sub(r"[ -]", "", match.group())
         if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            return True
-    return False
+            found.append(digits)
+    return found
+
+
+def contains_card_number(text: str) -> bool:
+    return bool(card_numbers(text))
 
 
 def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:

@@ -1,7 +1,10 @@
 """The scheduled usage resets walk thousands of wallets in pages and touch only stale ones."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from payments import usage_reset
 from payments.models import WALLET_SK, WalletItem, user_pk
@@ -9,6 +12,16 @@ from payments.models import WALLET_SK, WalletItem, user_pk
 WALLETS = 2000
 
 
+@pytest.fixture
+def many_wallets(aws: Any) -> Iterator[None]:
+    """Thousands of wallets, removed afterwards so later tests' table scans stay small."""
+    yield
+    with WalletItem.batch_write() as batch:
+        for n in range(WALLETS):
+            batch.delete(WalletItem(user_pk(f"reset_{n}"), WALLET_SK))
+
+
+@pytest.mark.usefixtures("many_wallets")
 def test_the_daily_job_resets_stale_wallets_in_pages(aws: Any) -> None:
     now = datetime(2027, 2, 2, 0, 5, tzinfo=UTC)
     with WalletItem.batch_write() as batch:

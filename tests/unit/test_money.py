@@ -93,3 +93,12 @@ def test_currency_codes() -> None:
     assert parse_currency("inr") == "INR"
     with pytest.raises(InvalidAmount):
         parse_currency("BTC")
+
+
+def test_card_numbers_are_found_standing_alone_not_inside_tokens() -> None:
+    from payments.sensitive import card_numbers
+
+    assert card_numbers("pay with 4111 1111 1111 1111 please") == ["4111111111111111"]
+    assert card_numbers('{"token": "4111-1111-1111-1111"}') == ["4111111111111111"]
+    assert card_numbers("sig a4111111111111111f and order_mock_4111111111111111x") == []
+    assert card_numbers("4111111111111112") == []  # fails Luhn
