@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import UpdateError
 
-from payments import methods, risk, security_events
+from payments import methods
 from payments.caller import Caller
 from payments.clock import isoformat_z, utcnow
 from payments.errors import Forbidden, InvalidRequest, LimitExceeded, NotFound, PaymentError, ServiceBusy
@@ -184,6 +184,8 @@ def decide(caller: Caller, withdrawal_id: str, approve: bool) -> dict[str, Any]:
 # ---------------------------------------------------------------- saga steps
 def risk_check(event: dict[str, Any]) -> dict[str, Any]:
     """The fraud engine, plus the review threshold: a large withdrawal always waits for an admin."""
+    from payments import risk, security_events  # only this step needs them
+
     withdrawal = event["withdrawal"]
     now = utcnow()
     tier = limits_for(KycLevel(withdrawal.get("kyc_level", "BASIC")))
