@@ -13,10 +13,9 @@ a later capture of the same order; the ledger entry key still allows one credit 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from payments import circuit, methods, risk, security_events
+from payments import circuit, methods, risk, security_events, wallets
 from payments.caller import Caller
 from payments.clock import isoformat_z, utcnow
 from payments.errors import (
@@ -24,7 +23,6 @@ from payments.errors import (
     InvalidRequest,
     LedgerConflict,
     LimitExceeded,
-    NotFound,
     PaymentError,
     SuspiciousActivity,
 )
@@ -197,13 +195,7 @@ def _give_back(txn: TransactionItem) -> LimitCharge | None:
 
 def load(user_id: str, txn_id: str) -> TransactionItem:
     """The caller's own deposit; anyone else's id is not found."""
-    try:
-        item = TransactionItem.get(user_pk(user_id), txn_sk(txn_id), consistent_read=True)
-    except TransactionItem.DoesNotExist:
-        raise NotFound("Transaction not found", transaction_id=txn_id) from None
-    if item.type != TransactionType.DEPOSIT:
-        raise NotFound("Transaction not found", transaction_id=txn_id)
-    return item
+    return wallets.own_transaction(user_id, txn_id, TransactionType.DEPOSIT)
 
 
 def confirm(caller: Caller, txn_id: str, payment_id: str, gateway_data: dict[str, Any]) -> dict[str, Any]:
@@ -296,7 +288,3 @@ def find_by_order(gateway: str, order_id: str) -> TransactionItem | None:
     for key in TransactionItem.by_order.query(order_key(gateway, order_id), limit=1):
         return TransactionItem.get(key.pk, key.sk, consistent_read=True)
     return None
-
-
-def age(txn: TransactionItem, now: datetime | None = None) -> float:
-    return ((now or utcnow()) - txn.created_at).total_seconds()

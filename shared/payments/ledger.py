@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partialmethod
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -155,61 +156,10 @@ class Ledger:
     def __init__(self, connection: Connection | None = None) -> None:
         self._connection = connection or Connection(region=WalletItem.Meta.region, host=WalletItem.Meta.host)
 
-    # The five operations of the spec; each is one atomic write.
-    def credit(
-        self,
-        user_id: str,
-        amount: int,
-        change: NewTransaction | StatusChange,
-        extra: tuple[Extra, ...] = (),
-        limit: LimitCharge | None = None,
-    ) -> LedgerEntry:
-        return self.post(user_id, EntryKind.CREDIT, amount, change, extra, limit)
-
-    def debit(
-        self,
-        user_id: str,
-        amount: int,
-        change: NewTransaction | StatusChange,
-        extra: tuple[Extra, ...] = (),
-        limit: LimitCharge | None = None,
-    ) -> LedgerEntry:
-        return self.post(user_id, EntryKind.DEBIT, amount, change, extra, limit)
-
-    def lock(
-        self,
-        user_id: str,
-        amount: int,
-        change: NewTransaction | StatusChange,
-        extra: tuple[Extra, ...] = (),
-        limit: LimitCharge | None = None,
-    ) -> LedgerEntry:
-        return self.post(user_id, EntryKind.LOCK, amount, change, extra, limit)
-
-    def unlock(
-        self,
-        user_id: str,
-        amount: int,
-        change: NewTransaction | StatusChange,
-        extra: tuple[Extra, ...] = (),
-        limit: LimitCharge | None = None,
-    ) -> LedgerEntry:
-        return self.post(user_id, EntryKind.UNLOCK, amount, change, extra, limit)
-
-    def settle_locked(
-        self,
-        user_id: str,
-        amount: int,
-        change: NewTransaction | StatusChange,
-        extra: tuple[Extra, ...] = (),
-        limit: LimitCharge | None = None,
-    ) -> LedgerEntry:
-        return self.post(user_id, EntryKind.SETTLE, amount, change, extra, limit)
-
     def post(
         self,
-        user_id: str,
         kind: EntryKind,
+        user_id: str,
         amount: int,
         change: NewTransaction | StatusChange,
         extra: tuple[Extra, ...] = (),
@@ -232,6 +182,14 @@ class Ledger:
 
         self._with_usage(user_id, write, kind, amount, change, limit)
         return LedgerEntry(user_id, change.txn_id, kind, amount, now)
+
+    # The five operations of the spec, each one atomic write:
+    # ``ledger.credit(user_id, amount, change, extra=(), limit=None)`` and so on.
+    credit = partialmethod(post, EntryKind.CREDIT)
+    debit = partialmethod(post, EntryKind.DEBIT)
+    lock = partialmethod(post, EntryKind.LOCK)
+    unlock = partialmethod(post, EntryKind.UNLOCK)
+    settle_locked = partialmethod(post, EntryKind.SETTLE)
 
     def open(self, user_id: str, amount: int, change: NewTransaction, limit: LimitCharge) -> None:
         """Record a transaction that moves no money yet but reserves KYC usage (a deposit

@@ -12,10 +12,10 @@ from typing import Any
 from pynamodb.expressions.condition import Condition
 
 from payments.clock import utcnow
-from payments.errors import InvalidRequest
+from payments.errors import InvalidRequest, NotFound
 from payments.ledger_types import TransactionStatus, TransactionType
 from payments.limits import KycLevel, day_period, limits_for, month_period
-from payments.models import TXN_PREFIX, WALLET_SK, TransactionItem, WalletItem, user_pk
+from payments.models import TXN_PREFIX, WALLET_SK, TransactionItem, WalletItem, txn_sk, user_pk
 
 MAX_PAGE_SIZE = 100
 
@@ -71,6 +71,18 @@ def get_balance(user_id: str, kyc_level: KycLevel, now: datetime | None = None) 
         monthly_limit=limits.monthly_limit,
         monthly_used=monthly_used,
     )
+
+
+def own_transaction(user_id: str, txn_id: str, txn_type: TransactionType) -> TransactionItem:
+    """The caller's own transaction of that type (strongly consistent). Anyone else's id, or an
+    id of another type, is simply not found: ids are never a way into another user's data."""
+    try:
+        item = TransactionItem.get(user_pk(user_id), txn_sk(txn_id), consistent_read=True)
+    except TransactionItem.DoesNotExist:
+        item = None
+    if item is None or item.type != txn_type:
+        raise NotFound(f"{txn_type.value.capitalize()} not found", id=txn_id)
+    return item
 
 
 def effective_level(wallet: WalletItem | None, claimed: KycLevel) -> KycLevel:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
@@ -23,6 +23,7 @@ from payments.clock import utcnow
 from payments.errors import PaymentError
 from payments.gateways.base import (
     EventKind,
+    GatewayName,
     GatewayRejected,
     PaymentGateway,
     PaymentInfo,
@@ -169,3 +170,27 @@ def _apply(event: WebhookEvent, raw_body: str) -> tuple[str, str | None]:
     # Nothing moved (already settled by confirm/sweeper, still pending, or a mismatch): record it.
     result = _save_alone(_record(event, raw_body, outcome, txn.txn_id))
     return result, txn.txn_id
+
+
+def lambda_handler_for(gateway_name: GatewayName) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler of ``POST /webhooks/<gateway>``: one per gateway, so each function loads
+    only its own SDK (the adapter is built on the first request)."""
+    from aws_lambda_powertools.logging import correlation_paths
+
+    from payments.api import create_resolver
+    from payments.gateways import registry
+
+    app = create_resolver()
+
+    @app.post(f"/webhooks/{gateway_name.value}")
+    def handle_webhook() -> dict[str, Any]:
+        event = app.current_event
+        gateway = registry.build(gateway_name)
+        return process(gateway, event.body or "", event.headers, event.request_context.identity.source_ip)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return lambda_handler

@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import UpdateError
 
-from payments import methods
+from payments import methods, wallets
 from payments.caller import Caller
 from payments.clock import isoformat_z, utcnow
 from payments.errors import Forbidden, InvalidRequest, LimitExceeded, NotFound, PaymentError, ServiceBusy
@@ -132,13 +132,7 @@ def initiate(caller: Caller, amount: Any, payment_method_id: str, description: s
 
 
 def _load(user_id: str, withdrawal_id: str) -> TransactionItem:
-    try:
-        item = TransactionItem.get(user_pk(user_id), txn_sk(withdrawal_id), consistent_read=True)
-    except TransactionItem.DoesNotExist:
-        raise NotFound("Withdrawal not found", withdrawal_id=withdrawal_id) from None
-    if item.type != TransactionType.WITHDRAWAL:
-        raise NotFound("Withdrawal not found", withdrawal_id=withdrawal_id)
-    return item
+    return wallets.own_transaction(user_id, withdrawal_id, TransactionType.WITHDRAWAL)
 
 
 def find(withdrawal_id: str) -> TransactionItem | None:
