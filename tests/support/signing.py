@@ -33,17 +33,22 @@ def razorpay_payment_signature(order_id: str, payment_id: str) -> str:
     return hmac_hex(RAZORPAY_KEY_SECRET, f"{order_id}|{payment_id}")
 
 
-def razorpay_webhook(event: str, entity_name: str, entity: dict[str, Any], event_id: str) -> tuple[str, dict[str, str]]:
-    body = json.dumps(
+def _event_envelope(event: str, entity_name: str, entity: dict[str, Any], account: str) -> str:
+    """Razorpay's webhook body (the Mock gateway sends the same shape)."""
+    return json.dumps(
         {
             "entity": "event",
-            "account_id": "acc_test",
+            "account_id": account,
             "event": event,
             "contains": [entity_name],
             "payload": {entity_name: {"entity": entity}},
             "created_at": int(time.time()),
         }
     )
+
+
+def razorpay_webhook(event: str, entity_name: str, entity: dict[str, Any], event_id: str) -> tuple[str, dict[str, str]]:
+    body = _event_envelope(event, entity_name, entity, "acc_test")
     return body, {"X-Razorpay-Signature": hmac_hex(RAZORPAY_WEBHOOK_SECRET, body), "X-Razorpay-Event-Id": event_id}
 
 
@@ -63,14 +68,5 @@ def stripe_webhook(event_type: str, obj: dict[str, Any], event_id: str, age_s: i
 
 
 def mock_webhook(event: str, entity_name: str, entity: dict[str, Any], event_id: str) -> tuple[str, dict[str, str]]:
-    body = json.dumps(
-        {
-            "entity": "event",
-            "account_id": "acc_mock",
-            "event": event,
-            "contains": [entity_name],
-            "payload": {entity_name: {"entity": entity}},
-            "created_at": int(time.time()),
-        }
-    )
+    body = _event_envelope(event, entity_name, entity, "acc_mock")
     return body, {"X-Mock-Signature": hmac_hex(MOCK_WEBHOOK_SECRET, body), "X-Mock-Event-Id": event_id}
