@@ -166,8 +166,7 @@ def _record_pending(
             ("limit_month", charge.month),
         ),
     )
-    Ledger().open(user_id, amount, change, charge)
-    return TransactionItem.get(user_pk(user_id), txn_sk(txn_id), consistent_read=True)
+    return Ledger().open(user_id, amount, change, charge)
 
 
 def _attach_order(user_id: str, txn_id: str, gateway: GatewayName, order_id: str, currency: str) -> None:

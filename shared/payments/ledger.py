@@ -191,20 +191,24 @@ class Ledger:
     unlock = partialmethod(post, EntryKind.UNLOCK)
     settle_locked = partialmethod(post, EntryKind.SETTLE)
 
-    def open(self, user_id: str, amount: int, change: NewTransaction, limit: LimitCharge) -> None:
+    def open(self, user_id: str, amount: int, change: NewTransaction, limit: LimitCharge) -> TransactionItem:
         """Record a transaction that moves no money yet but reserves KYC usage (a deposit
-        initiated), in one write: the usage and the record exist together or not at all."""
+        initiated), in one write: the usage and the record exist together or not at all.
+        Returns the record as written."""
+        written: list[TransactionItem] = []
 
         def write(known: WalletItem | None) -> Callable[[TransactWrite, datetime], list[str]]:
             def add(tx: TransactWrite, now: datetime) -> list[str]:
                 item = _new_transaction_item(user_id, amount, change, now)
                 tx.save(item, condition=TransactionItem.pk.does_not_exist())
+                written[:] = [item]
                 _update_usage(tx, user_id, limit, known, now)
                 return ["transaction", "wallet"]
 
             return add
 
         self._with_usage(user_id, write, None, 0, change, limit)
+        return written[0]
 
     def _with_usage(
         self,
