@@ -230,7 +230,24 @@ def aws_calls() -> list[dict[str, Any]]:
                 ),
             )
         )
+        _wait_for_sagas(deployment)
         return rows
+
+
+def _wait_for_sagas(deployment: Any, timeout_s: float = 30) -> None:
+    """Let the withdrawals the bench started finish inside moto before it goes away."""
+    import time
+
+    import boto3
+
+    client = boto3.client("stepfunctions")
+    machine = deployment.stack.physical["WithdrawalStateMachine"]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        running = client.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
+        if not running:
+            return
+        time.sleep(0.2)
 
 
 def layer_sizes() -> list[dict[str, Any]]:

@@ -50,8 +50,29 @@ class FunctionError(Exception):
         self.payload = payload
 
 
+def isolate_powertools_resolvers() -> None:
+    """Powertools keeps the event being resolved on the ``BaseRouter`` *class* (one process is
+    one Lambda container, so that is safe in AWS). Here many functions run in one process at
+    once, so each resolver gets the event on its own instance, which the class value cannot
+    override; each function's invocations are serialized, so per instance is per invocation."""
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
+    if getattr(ApiGatewayResolver.resolve, "_isolated", False):
+        return
+    original = ApiGatewayResolver.resolve
+
+    def resolve(self: ApiGatewayResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self.__dict__["current_event"] = self._to_proxy_event(event)
+        self.__dict__["lambda_context"] = context
+        return original(self, event, context)
+
+    resolve._isolated = True  # type: ignore[attr-defined]
+    ApiGatewayResolver.resolve = resolve  # type: ignore[method-assign]
+
+
 class Runtime:
     def __init__(self, specs: dict[str, FunctionSpec], stack: Stack) -> None:
+        isolate_powertools_resolvers()
         self._specs = specs
         self._stack = stack
         self._modules: dict[str, ModuleType] = {}
