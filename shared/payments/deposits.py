@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from payments import circuit, methods, risk, security_events, wallets
+from payments import circuit, methods, wallets
 from payments.caller import Caller
 from payments.clock import isoformat_z, utcnow
 from payments.errors import (
@@ -134,7 +134,10 @@ def initiate(caller: Caller, request: InitiateRequest, checkout_base_url: str) -
 
 
 def _screen(caller: Caller, amount: int, single_limit: int, daily_limit: int, ip_address: str | None) -> None:
-    """The fraud engine on the user's recent history: review or block is PAY_006 for a deposit."""
+    """The fraud engine on the user's recent history: review or block is PAY_006 for a deposit.
+    Imported here: confirm, webhooks and the sweeper share this module and never screen."""
+    from payments import risk, security_events
+
     now = utcnow()
     assessment = risk.assess(
         "DEPOSIT", amount, now, risk.recent_history(caller.user_id, now), single_limit, daily_limit
