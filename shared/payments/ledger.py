@@ -34,7 +34,16 @@ from pynamodb.transactions import TransactWrite
 from payments.clock import utcnow
 from payments.errors import InsufficientBalance, InvalidAmount, LedgerConflict, ServiceBusy
 from payments.ledger_types import FINAL_STATUSES, EntryKind, TransactionStatus, TransactionType
-from payments.models import WALLET_SK, LedgerEntryItem, TransactionItem, WalletItem, entry_sk, txn_sk, user_pk
+from payments.models import (
+    WALLET_SK,
+    LedgerEntryItem,
+    TransactionItem,
+    WalletItem,
+    current_wallet,
+    entry_sk,
+    txn_sk,
+    user_pk,
+)
 from payments.usage import LimitCharge, wallet_parts
 
 
@@ -191,10 +200,13 @@ class Ledger:
     unlock = partialmethod(post, EntryKind.UNLOCK)
     settle_locked = partialmethod(post, EntryKind.SETTLE)
 
-    def open(self, user_id: str, amount: int, change: NewTransaction, limit: LimitCharge) -> TransactionItem:
-        """Record a transaction that moves no money yet but reserves KYC usage (a deposit
-        initiated), in one write: the usage and the record exist together or not at all.
-        Returns the record as written."""
+    def open(
+        self, user_id: str, amount: int, change: NewTransaction, limit: LimitCharge | None = None
+    ) -> TransactionItem:
+        """Record a transaction that moves no money (yet), only if its id is new; with a ``limit``
+        it also reserves KYC usage (a deposit initiated) in the same write, so the usage and the
+        record exist together or not at all. Returns the record as written; a record that exists
+        already is :class:`LedgerConflict`."""
         written: list[TransactionItem] = []
 
         def write(known: WalletItem | None) -> Callable[[TransactWrite, datetime], list[str]]:
@@ -202,6 +214,8 @@ class Ledger:
                 item = _new_transaction_item(user_id, amount, change, now)
                 tx.save(item, condition=TransactionItem.pk.does_not_exist())
                 written[:] = [item]
+                if limit is None:
+                    return ["transaction"]
                 _update_usage(tx, user_id, limit, known, now)
                 return ["transaction", "wallet"]
 
@@ -227,7 +241,7 @@ class Ledger:
                 self._commit(write(known), kind, change, wallet_is_ambiguous=limit is not None)
                 return
             except _WalletRefused:
-                known = _wallet(user_id)
+                known = current_wallet(user_id)
                 guard = _EFFECTS[kind].guard if kind is not None else None
                 if guard == "available" and known.available < amount:
                     raise InsufficientBalance() from None
@@ -381,13 +395,6 @@ def _new_transaction_item(user_id: str, amount: int, change: NewTransaction, now
 
 class _WalletRefused(Exception):
     """The wallet's condition failed and usage conditions were part of it: the caller must look."""
-
-
-def _wallet(user_id: str) -> WalletItem:
-    try:
-        return WalletItem.get(user_pk(user_id), WALLET_SK, consistent_read=True)
-    except WalletItem.DoesNotExist:
-        return WalletItem(user_pk(user_id), WALLET_SK, user_id=user_id)
 
 
 def _update_usage(tx: TransactWrite, user_id: str, limit: LimitCharge, known: WalletItem | None, now: datetime) -> None:

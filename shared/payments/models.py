@@ -124,6 +124,14 @@ class TimeIndex(LocalSecondaryIndex["TransactionItem"]):
     ts = UnicodeAttribute(range_key=True)
 
 
+def current_wallet(user_id: str) -> WalletItem:
+    """The wallet as stored now (strongly consistent); an all-zero one if the user has none."""
+    try:
+        return WalletItem.get(user_pk(user_id), WALLET_SK, consistent_read=True)
+    except WalletItem.DoesNotExist:
+        return WalletItem(user_pk(user_id), WALLET_SK, user_id=user_id)
+
+
 class TransactionItem(_LedgerTable):
     class Meta(_LedgerTable.Meta):
         abstract = False

@@ -32,7 +32,7 @@ from payments.ledger import (
     StatusChange,
 )
 from payments.ledger_types import TransactionStatus, TransactionType
-from payments.models import TransactionItem, reference_key, txn_sk, user_pk
+from payments.models import TransactionItem, current_wallet, reference_key, txn_sk, user_pk
 from payments.money import format_minor, parse_amount, to_minor
 from payments.observability import logger, metrics
 
@@ -141,7 +141,7 @@ def on_dispute_created(gateway: str, order_id: str | None, dispute_id: str, amou
         return "unknown_order"
     disputed = amount if amount is not None else deposit.amount
     for _ in range(3):  # the wallet may change between reading it and locking: try again
-        outcome = _lock_dispute(gateway, deposit, dispute_id, disputed, _available(deposit.user_id))
+        outcome = _lock_dispute(gateway, deposit, dispute_id, disputed, current_wallet(deposit.user_id).available)
         if outcome is not None:
             return outcome
     raise InsufficientBalance("The wallet kept changing while the dispute was being locked")
@@ -169,8 +169,11 @@ def _lock_dispute(gateway: str, deposit: TransactionItem, dispute_id: str, dispu
             ("gsi1pk", reference_key(chargeback_id)),
         ),
     )
-    if locked == 0:
-        _record_without_money(deposit.user_id, change)
+    if locked == 0:  # nothing left to lock: the chargeback is recorded with its shortfall only
+        try:
+            Ledger().open(deposit.user_id, 0, change)
+        except LedgerConflict:
+            return "already_applied"
     else:
         try:
             Ledger().lock(deposit.user_id, locked, change)
@@ -182,43 +185,6 @@ def _lock_dispute(gateway: str, deposit: TransactionItem, dispute_id: str, dispu
         metrics.add_metric(name="ChargebackShortfall", unit="Count", value=1)
         logger.error("chargeback exceeds the wallet", extra={"chargeback_id": chargeback_id, "shortfall": shortfall})
     return "dispute_locked"
-
-
-def _available(user_id: str) -> int:
-    from payments.models import WALLET_SK, WalletItem
-
-    try:
-        return WalletItem.get(user_pk(user_id), WALLET_SK, consistent_read=True).available
-    except WalletItem.DoesNotExist:
-        return 0
-
-
-def _record_without_money(user_id: str, change: NewTransaction) -> None:
-    from pynamodb.exceptions import PutError
-
-    from payments.clock import utcnow
-
-    now = utcnow()
-    item = TransactionItem(
-        user_pk(user_id),
-        txn_sk(change.txn_id),
-        txn_id=change.txn_id,
-        user_id=user_id,
-        type=str(change.type),
-        status=str(change.status),
-        amount=0,
-        currency=change.currency,
-        description=change.description,
-        reference_id=change.reference_id,
-        created_at=now,
-        updated_at=now,
-        **dict(change.attributes),
-    )
-    try:
-        item.save(condition=TransactionItem.pk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
 
 
 def on_dispute_closed(dispute_id: str, won: bool) -> str:

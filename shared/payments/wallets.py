@@ -15,7 +15,7 @@ from payments.clock import utcnow
 from payments.errors import InvalidRequest, NotFound
 from payments.ledger_types import TransactionStatus, TransactionType
 from payments.limits import KycLevel, day_period, limits_for, month_period
-from payments.models import TXN_PREFIX, WALLET_SK, TransactionItem, WalletItem, txn_sk, user_pk
+from payments.models import TXN_PREFIX, WALLET_SK, TransactionItem, WalletItem, current_wallet, txn_sk, user_pk
 
 MAX_PAGE_SIZE = 100
 
@@ -54,10 +54,7 @@ def get_balance(user_id: str, kyc_level: KycLevel, now: datetime | None = None) 
     """One strongly consistent GetItem. A user who never moved money has an all-zero wallet; usage
     from an earlier day or month counts as zero (periods roll over lazily, no job needed)."""
     now = now or utcnow()
-    try:
-        wallet = WalletItem.get(user_pk(user_id), WALLET_SK, consistent_read=True)
-    except WalletItem.DoesNotExist:
-        wallet = WalletItem(user_pk(user_id), WALLET_SK, user_id=user_id)
+    wallet = current_wallet(user_id)
     limits = limits_for(effective_level(wallet, kyc_level))
     daily_used = wallet.daily_used if wallet.daily_period == day_period(now) else 0
     monthly_used = wallet.monthly_used if wallet.monthly_period == month_period(now) else 0

@@ -320,3 +320,22 @@ def test_a_chargeback_on_spent_money_records_the_shortfall_and_never_goes_negati
     _dispute(api, "charge.dispute.closed", intent, "lost", f"evt_sl_{intent}")
     final = api.get("WalletBalanceFunction", "/api/v1/payments/wallet/balance", user_id).body
     assert (final["balance"], final["available_balance"]) == ("0.00", "0.00")
+
+
+def test_a_chargeback_on_a_fully_spent_wallet_is_recorded_once_with_its_shortfall(
+    gateways: responses.RequestsMock, wallets: Wallets, api: InProcessApi, user_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from payments.ledger import Ledger, NewTransaction, TransactionStatus, TransactionType
+    from payments.models import TransactionItem, txn_sk, user_pk
+
+    monkeypatch.setenv("GATEWAY_ORDER", "stripe")
+    intent = f"pi_empty_{user_id}"
+    _stripe_deposit(gateways, wallets, api, user_id, intent)
+    Ledger().debit(user_id, 100_050, NewTransaction("txn_all", TransactionType.ADJUSTMENT, TransactionStatus.COMPLETED))
+    assert _dispute(api, "charge.dispute.created", intent, "needs_response", f"evt_e1_{intent}") == "dispute_locked"
+    assert _dispute(api, "charge.dispute.created", intent, "needs_response", f"evt_e2_{intent}") == "already_applied"
+    chargeback = TransactionItem.get(user_pk(user_id), txn_sk(f"cb_dp_{intent}"))
+    assert (chargeback.amount, chargeback.shortfall, chargeback.stage) == (0, 100_050, "REVIEW")
+    assert _dispute(api, "charge.dispute.closed", intent, "lost", f"evt_e3_{intent}") == "dispute_lost"
+    final = api.get("WalletBalanceFunction", "/api/v1/payments/wallet/balance", user_id).body
+    assert (final["balance"], final["locked_balance"], final["available_balance"]) == ("0.00", "0.00", "0.00")
