@@ -60,8 +60,8 @@ FIRST_USE = {
     "DepositInitiateFunction": [
         _PARAMETERS,
         "payments.gateways.razorpay_gateway",
-        "payments.idempotency",
-        "payments.crypto",
+        "payments.http.idempotency",
+        "payments.platform.crypto",
     ],
     "DepositConfirmFunction": [_PARAMETERS, "payments.gateways.razorpay_gateway"],
     "DepositSweeperFunction": [_PARAMETERS, "payments.gateways.razorpay_gateway"],
@@ -69,7 +69,7 @@ FIRST_USE = {
     "WebhookStripeFunction": [_PARAMETERS, "payments.gateways.stripe_gateway"],
     "WebhookMockFunction": ["payments.gateways.mock_gateway"],
     "MockCheckoutFunction": ["payments.gateways.mock_gateway", "payments.gateways.mock_webhooks", "boto3"],
-    "MethodsCreateFunction": ["payments.crypto", "payments.idempotency"],
+    "MethodsCreateFunction": ["payments.platform.crypto", "payments.http.idempotency"],
 }
 
 
@@ -164,13 +164,13 @@ def aws_calls() -> list[dict[str, Any]]:
     )
     from moto import mock_aws
 
-    from payments import risk
+    from payments.guards import risk
 
     risk.config.cache_clear()
     configure_moto()
     with mock_aws():
         deployment = deploy("bench")
-        from payments.auth import issue_token
+        from payments.http.auth import issue_token
         from tests.support.api import InProcessApi, Wallets
         from tests.support.fixtures import load_event
         from tests.support.signing import mock_webhook

@@ -6,8 +6,8 @@ import argparse
 from datetime import timedelta
 
 from local.stack import local_jwt_secret
-from payments.auth import issue_token
-from payments.limits import KycLevel
+from payments.core.caller import KycLevel
+from payments.http.auth import issue_token
 
 
 def main(argv: list[str] | None = None) -> int:

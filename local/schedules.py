@@ -11,7 +11,7 @@ from typing import Any
 
 from local.runtime import FunctionError, Runtime
 from local.template import FunctionSpec
-from payments.clock import isoformat_z, utcnow
+from payments.core.clock import isoformat_z, utcnow
 
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
 _SECONDS = {"minute": 60, "hour": 3600, "day": 86400}

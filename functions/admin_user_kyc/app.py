@@ -9,11 +9,12 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments import wallets
-from payments.api import create_resolver, current_caller
-from payments.bodies import KycBody, parse_body
-from payments.errors import Forbidden
-from payments.observability import logger
+from payments.core.errors import Forbidden
+from payments.http.bodies import KycBody, parse_body
+from payments.http.resolver import create_resolver, current_caller
+from payments.http.views import admin as views
+from payments.kyc import levels
+from payments.platform.observability import logger
 
 app = create_resolver()
 
@@ -24,9 +25,9 @@ def handle_set_kyc(user_id: str) -> dict[str, Any]:
     if not caller.is_admin:
         raise Forbidden("Admin role required")
     body = parse_body(app, KycBody)
-    wallets.set_kyc_level(user_id, body.kyc_level)
+    levels.set_kyc_level(user_id, body.kyc_level)
     logger.info("kyc level set", extra={"user_id": user_id, "kyc_level": str(body.kyc_level), "by": caller.user_id})
-    return {"success": True, "user_id": user_id, "kyc_level": str(body.kyc_level)}
+    return views.kyc_set(user_id, body.kyc_level)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -6,10 +6,11 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments import withdrawals
-from payments.api import create_resolver, current_caller
-from payments.errors import NotFound
-from payments.observability import logger
+from payments.core.errors import NotFound
+from payments.flows import withdrawals
+from payments.http.resolver import create_resolver, current_caller
+from payments.http.views import withdrawals as views
+from payments.platform.observability import logger
 
 app = create_resolver()
 DECISIONS = {"approve": True, "reject": False}
@@ -19,7 +20,7 @@ DECISIONS = {"approve": True, "reject": False}
 def handle_withdrawal_decision(withdrawal_id: str, decision: str) -> dict[str, Any]:
     if decision not in DECISIONS:
         raise NotFound("Use /approve or /reject")
-    return withdrawals.decide(current_caller(app), withdrawal_id, DECISIONS[decision])
+    return views.decision(withdrawals.decide(current_caller(app), withdrawal_id, DECISIONS[decision]))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -13,9 +13,9 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments.auth import settings_from_environment, verify_token, with_stored_kyc_level
-from payments.errors import Unauthorized
-from payments.observability import logger
+from payments.core.errors import Unauthorized
+from payments.http.auth import settings_from_environment, verify_token, with_stored_kyc_level
+from payments.platform.observability import logger
 
 _BEARER = "bearer"
 

@@ -6,10 +6,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments import deposits
-from payments.api import create_resolver, current_caller, respond_once
-from payments.bodies import DepositConfirmBody, parse_body
-from payments.observability import logger, metrics
+from payments.flows import deposits
+from payments.http.bodies import DepositConfirmBody, parse_body
+from payments.http.resolver import create_resolver, current_caller, respond_once
+from payments.http.views import deposits as views
+from payments.platform.observability import logger, metrics
 
 app = create_resolver()
 
@@ -18,7 +19,10 @@ app = create_resolver()
 def handle_confirm_deposit() -> Response:
     def confirm() -> dict[str, Any]:
         body = parse_body(app, DepositConfirmBody)
-        return deposits.confirm(current_caller(app), body.transaction_id, body.gateway_payment_id, body.gateway_data)
+        caller = current_caller(app)
+        return views.confirmed(
+            deposits.confirm(caller, body.transaction_id, body.gateway_payment_id, body.gateway_data)
+        )
 
     return respond_once(app, "deposits/confirm", confirm)
 

@@ -6,10 +6,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments import deposits
-from payments.api import create_resolver, current_caller, public_base_url, respond_once
-from payments.bodies import DepositInitiateBody, parse_body
-from payments.observability import logger, metrics
+from payments.flows import deposits
+from payments.http.bodies import DepositInitiateBody, parse_body
+from payments.http.resolver import create_resolver, current_caller, public_base_url, respond_once
+from payments.http.views import deposits as views
+from payments.platform.observability import logger, metrics
 
 app = create_resolver()
 
@@ -22,7 +23,7 @@ def handle_initiate_deposit() -> Response:
         request = deposits.InitiateRequest(
             body.amount, body.payment_method_id, body.gateway, body.description, source_ip
         )
-        return deposits.initiate(current_caller(app), request, public_base_url(app))
+        return views.initiated(deposits.initiate(current_caller(app), request, public_base_url(app)))
 
     return respond_once(app, "deposits/initiate", initiate)
 

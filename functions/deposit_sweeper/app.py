@@ -5,8 +5,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments import sweeper
-from payments.observability import logger, metrics
+from payments.flows import sweeper
+from payments.platform.observability import logger, metrics
 
 
 @logger.inject_lambda_context(clear_state=True)

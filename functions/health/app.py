@@ -8,25 +8,18 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments import __version__, health
-from payments.api import create_resolver
-from payments.clock import isoformat_z, utcnow
-from payments.observability import logger
+from payments.flows import health
+from payments.http.resolver import create_resolver
+from payments.http.views import health as views
+from payments.platform.observability import logger
 
 app = create_resolver()
 
 
 @app.get("/health")
 def handle_health() -> Response:
-    database = health.check_database()
-    healthy = database["status"] == "healthy"
-    body = {
-        "status": "healthy" if healthy else "unhealthy",
-        "timestamp": isoformat_z(utcnow()),
-        "version": __version__,
-        "database": database,
-    }
-    status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
+    body = views.health(health.check_database())
+    status = HTTPStatus.OK if body["status"] == "healthy" else HTTPStatus.SERVICE_UNAVAILABLE
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 

@@ -6,10 +6,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments import methods
-from payments.api import create_resolver, current_caller, respond_once
-from payments.bodies import MethodCreateBody, parse_body
-from payments.observability import logger
+from payments.flows import methods
+from payments.http.bodies import MethodCreateBody, parse_body
+from payments.http.resolver import create_resolver, current_caller, respond_once
+from payments.http.views import methods as views
+from payments.platform.observability import logger
 
 app = create_resolver()
 
@@ -29,10 +30,7 @@ def handle_add_method() -> Response:
             expiry_year=meta.expiry_year,
             label=meta.label,
         )
-        return {
-            "success": True,
-            "payment_method": methods.public_view(methods.add_method(current_caller(app).user_id, new)),
-        }
+        return views.created(methods.add_method(current_caller(app).user_id, new))
 
     return respond_once(app, "methods", add)
 

@@ -16,11 +16,12 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments.api import create_resolver, error_response
+from payments.core.money import format_minor
 from payments.gateways import registry
-from payments.gateways.base import GatewayName, GatewayRejected
-from payments.money import format_minor
-from payments.observability import logger
+from payments.gateways.base import GatewayName
+from payments.gateways.errors import GatewayRejected
+from payments.http.resolver import create_resolver, error_response
+from payments.platform.observability import logger
 
 app = create_resolver()
 

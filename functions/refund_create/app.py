@@ -6,10 +6,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments import refunds
-from payments.api import create_resolver, current_caller, respond_once
-from payments.bodies import RefundBody, parse_body
-from payments.observability import logger, metrics
+from payments.flows import refunds
+from payments.http.bodies import RefundBody, parse_body
+from payments.http.resolver import create_resolver, current_caller, respond_once
+from payments.http.views import refunds as views
+from payments.platform.observability import logger, metrics
 
 app = create_resolver()
 
@@ -18,7 +19,9 @@ app = create_resolver()
 def handle_create_refund() -> Response:
     def refund() -> dict[str, Any]:
         body = parse_body(app, RefundBody)
-        return refunds.request_refund(current_caller(app), body.transaction_id, body.amount, body.reason)
+        return views.requested(
+            refunds.request_refund(current_caller(app), body.transaction_id, body.amount, body.reason)
+        )
 
     return respond_once(app, "refunds", refund)
 

@@ -4,8 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments import usage_reset
-from payments.observability import logger
+from payments.kyc import resets as usage_reset
+from payments.platform.observability import logger
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -5,10 +5,11 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments import views, wallets
-from payments.api import create_resolver, current_caller, query_enum, query_int, query_str
-from payments.ledger_types import TransactionStatus, TransactionType
-from payments.observability import logger
+from payments.flows import wallets
+from payments.http.resolver import create_resolver, current_caller, query_enum, query_int, query_str
+from payments.http.views import wallet as views
+from payments.ledger.types import TransactionStatus, TransactionType
+from payments.platform.observability import logger
 
 app = create_resolver()
 

@@ -1,6 +1,6 @@
 """``POST /webhooks/mock`` (no JWT: the signature authenticates it). Signature first, then the rest."""
 
 from payments.gateways.base import GatewayName
-from payments.webhooks import lambda_handler_for
+from payments.http.webhook_handler import lambda_handler_for
 
 lambda_handler = lambda_handler_for(GatewayName.MOCK)

@@ -7,10 +7,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments import withdrawals
-from payments.api import create_resolver, current_caller, respond_once
-from payments.bodies import WithdrawalInitiateBody, parse_body
-from payments.observability import logger, metrics
+from payments.flows import withdrawals
+from payments.http.bodies import WithdrawalInitiateBody, parse_body
+from payments.http.resolver import create_resolver, current_caller, respond_once
+from payments.http.views import withdrawals as views
+from payments.platform.observability import logger, metrics
 
 app = create_resolver()
 
@@ -19,7 +20,8 @@ app = create_resolver()
 def handle_initiate_withdrawal() -> Response:
     def initiate() -> dict[str, Any]:
         body = parse_body(app, WithdrawalInitiateBody)
-        return withdrawals.initiate(current_caller(app), body.amount, body.payment_method_id, body.description)
+        caller = current_caller(app)
+        return views.started(withdrawals.initiate(caller, body.amount, body.payment_method_id, body.description))
 
     return respond_once(app, "withdrawals/initiate", initiate, success_status=HTTPStatus.ACCEPTED)
 

@@ -1,6 +1,6 @@
 """Withdrawal saga step: Locked funds -> available again (one ledger write, once)."""
 
-from payments import withdrawals
-from payments.steps import step_handler
+from payments.flows import withdrawal_saga
+from payments.platform.step_handler import step_handler
 
-lambda_handler = step_handler(withdrawals, "release")
+lambda_handler = step_handler(withdrawal_saga, "release")

@@ -1,6 +1,6 @@
 """Withdrawal saga step: Store the task token, then ask the gateway for the payout (idempotent on the withdrawal id)."""
 
-from payments import withdrawals
-from payments.steps import step_handler
+from payments.flows import withdrawal_saga
+from payments.platform.step_handler import step_handler
 
-lambda_handler = step_handler(withdrawals, "request_payout")
+lambda_handler = step_handler(withdrawal_saga, "request_payout")

@@ -1,6 +1,6 @@
 """Withdrawal saga step: Decide allow / review / block for a withdrawal."""
 
-from payments import withdrawals
-from payments.steps import step_handler
+from payments.flows import withdrawal_saga
+from payments.platform.step_handler import step_handler
 
-lambda_handler = step_handler(withdrawals, "risk_check")
+lambda_handler = step_handler(withdrawal_saga, "risk_check")

@@ -1,6 +1,6 @@
 """Withdrawal saga step: After a timeout or error: ask the gateway where the payout stands."""
 
-from payments import withdrawals
-from payments.steps import step_handler
+from payments.flows import withdrawal_saga
+from payments.platform.step_handler import step_handler
 
-lambda_handler = step_handler(withdrawals, "verify_payout")
+lambda_handler = step_handler(withdrawal_saga, "verify_payout")

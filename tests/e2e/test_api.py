@@ -8,9 +8,10 @@ import pytest
 import requests
 from pynamodb.connection import Connection
 
-from payments.auth import issue_token
-from payments.ledger import Ledger, NewTransaction, TransactionStatus, TransactionType
-from payments.limits import KycLevel
+from payments.core.caller import KycLevel
+from payments.http.auth import issue_token
+from payments.ledger.types import TransactionStatus, TransactionType
+from payments.ledger.writer import Ledger, NewTransaction
 from tests.support.fixtures import LocalStack, make_token
 
 BALANCE = "/api/v1/payments/wallet/balance"

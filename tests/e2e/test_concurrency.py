@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import botocore.session
 from pynamodb.connection import Connection
 
-from payments.errors import InsufficientBalance
-from payments.ledger import Ledger, NewTransaction, TransactionStatus, TransactionType
-from payments.models import ENTRY_PREFIX, WALLET_SK, WalletItem, user_pk
+from payments.core.errors import InsufficientBalance
+from payments.ledger.types import TransactionStatus, TransactionType
+from payments.ledger.writer import Ledger, NewTransaction
+from payments.store.ledger_table import ENTRY_PREFIX, WALLET_SK, WalletItem, user_pk
 from tests.support.fixtures import LocalStack
 
 THREADS = 200

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from payments.limits import KycLevel
+from payments.core.caller import KycLevel
 from tests.support.fixtures import LocalStack, make_token
 
 API = "/api/v1/payments"

@@ -7,8 +7,8 @@ import jwt
 import pytest
 
 from local.runtime import FunctionError
-from payments.auth import issue_token
-from payments.limits import KycLevel
+from payments.core.caller import KycLevel
+from payments.http.auth import issue_token
 from tests.support.fixtures import load_event, make_token
 
 

@@ -33,7 +33,7 @@ def gateways(monkeypatch: pytest.MonkeyPatch) -> Iterator[responses.RequestsMock
 
 @pytest.fixture(autouse=True)
 def _closed_circuits(aws: Any) -> None:
-    from payments.models import CircuitItem
+    from payments.store.ops_table import CircuitItem
 
     for gateway in ("razorpay", "stripe", "mock"):
         CircuitItem(f"CIRCUIT#{gateway}").delete()
@@ -305,8 +305,9 @@ def test_a_chargeback_locks_the_amount_until_the_dispute_closes(
 def test_a_chargeback_on_spent_money_records_the_shortfall_and_never_goes_negative(
     gateways: responses.RequestsMock, wallets: Wallets, api: InProcessApi, user_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from payments.ledger import Ledger, NewTransaction, TransactionStatus, TransactionType
-    from payments.models import TransactionItem, txn_sk, user_pk
+    from payments.ledger.types import TransactionStatus, TransactionType
+    from payments.ledger.writer import Ledger, NewTransaction
+    from payments.store.ledger_table import TransactionItem, txn_sk, user_pk
 
     monkeypatch.setenv("GATEWAY_ORDER", "stripe")
     intent = f"pi_spent_{user_id}"
@@ -325,8 +326,9 @@ def test_a_chargeback_on_spent_money_records_the_shortfall_and_never_goes_negati
 def test_a_chargeback_on_a_fully_spent_wallet_is_recorded_once_with_its_shortfall(
     gateways: responses.RequestsMock, wallets: Wallets, api: InProcessApi, user_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from payments.ledger import Ledger, NewTransaction, TransactionStatus, TransactionType
-    from payments.models import TransactionItem, txn_sk, user_pk
+    from payments.ledger.types import TransactionStatus, TransactionType
+    from payments.ledger.writer import Ledger, NewTransaction
+    from payments.store.ledger_table import TransactionItem, txn_sk, user_pk
 
     monkeypatch.setenv("GATEWAY_ORDER", "stripe")
     intent = f"pi_empty_{user_id}"

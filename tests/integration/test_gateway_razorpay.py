@@ -16,14 +16,12 @@ from payments.gateways.base import (
     Confirmation,
     EventKind,
     GatewayName,
-    GatewayRejected,
-    GatewayUnavailable,
     MethodType,
     OrderRequest,
     PaymentStatus,
     PayoutRequest,
-    SignatureInvalid,
 )
+from payments.gateways.errors import GatewayRejected, GatewayUnavailable, SignatureInvalid
 from payments.gateways.razorpay_gateway import CHECKOUT_URL, RazorpayGateway
 
 KEY_ID = "rzp_test_key"

@@ -19,14 +19,12 @@ from payments.gateways.base import (
     Confirmation,
     EventKind,
     GatewayName,
-    GatewayRejected,
-    GatewayUnavailable,
     MethodType,
     OrderRequest,
     PaymentStatus,
     PayoutRequest,
-    SignatureInvalid,
 )
+from payments.gateways.errors import GatewayRejected, GatewayUnavailable, SignatureInvalid
 from payments.gateways.stripe_gateway import CHECKOUT_URL, StripeGateway
 
 SECRET_KEY = "sk_test_123"

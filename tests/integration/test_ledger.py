@@ -5,19 +5,14 @@ from typing import Any
 import pytest
 from pynamodb.connection import Connection
 
-from payments import wallets
-from payments.errors import InsufficientBalance, LedgerConflict, ServiceBusy
-from payments.ledger import (
-    AlreadyApplied,
-    Ledger,
-    NewTransaction,
-    StatusChange,
-    TransactionStatus,
-    TransactionType,
-)
-from payments.limits import KycLevel
-from payments.models import TransactionItem, txn_sk, user_pk
-from payments.reconciliation import reconcile_user
+from payments.core.caller import KycLevel
+from payments.core.errors import InsufficientBalance, LedgerConflict, ServiceBusy
+from payments.flows import wallets
+from payments.ledger.errors import AlreadyApplied
+from payments.ledger.reconciliation import reconcile_user
+from payments.ledger.types import TransactionStatus, TransactionType
+from payments.ledger.writer import Ledger, NewTransaction, StatusChange
+from payments.store.ledger_table import TransactionItem, txn_sk, user_pk
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -185,6 +180,6 @@ def test_persistent_conflicts_end_in_service_busy_with_nothing_changed(user_id: 
 
 
 def _now():
-    from payments.clock import utcnow
+    from payments.core.clock import utcnow
 
     return utcnow()

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from payments.limits import KycLevel, limits_for
-from payments.money import format_minor
+from payments.core.caller import KycLevel
+from payments.core.money import format_minor
+from payments.kyc.tiers import limits_for
 from tests.support.api import InProcessApi, Wallets
 
 API = "/api/v1/payments"
@@ -19,14 +20,20 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> Any:
     """A controllable clock for every module that asks for 'now', and a fraud engine that does not
     mind the bursts of large deposits these tests make."""
     moments = {"now": datetime(2026, 3, 31, 23, 0, tzinfo=UTC)}
-    for module in ("payments.deposits", "payments.withdrawals", "payments.wallets", "payments.ledger"):
+    for module in (
+        "payments.flows.deposits",
+        "payments.flows.withdrawals",
+        "payments.flows.withdrawal_saga",
+        "payments.flows.wallets",
+        "payments.ledger.writer",
+    ):
         monkeypatch.setattr(f"{module}.utcnow", lambda: moments["now"], raising=False)
-    monkeypatch.setattr("payments.risk.assess", _allow_all)
+    monkeypatch.setattr("payments.guards.risk.assess", _allow_all)
     return moments
 
 
 def _allow_all(*args: Any, **kwargs: Any) -> Any:
-    from payments.risk import Assessment, Decision
+    from payments.guards.risk import Assessment, Decision
 
     return Assessment(Decision.ALLOW, 0, ())
 

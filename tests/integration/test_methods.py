@@ -6,8 +6,8 @@ from typing import Any
 import boto3
 import pytest
 
-from payments import crypto
-from payments.models import METHOD_PREFIX, PaymentMethodItem, user_pk
+from payments.platform import crypto
+from payments.store.ledger_table import METHOD_PREFIX, PaymentMethodItem, user_pk
 from tests.support.api import METHODS, InProcessApi, Wallets
 from tests.support.invariants import text_findings
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from payments import ratelimit
+from payments.guards import rate_limits as ratelimit
 from tests.support.api import InProcessApi
 
 ROWS = [

@@ -4,7 +4,8 @@ from typing import Any
 
 import pytest
 
-from payments.ledger import Ledger, NewTransaction, TransactionStatus, TransactionType
+from payments.ledger.types import TransactionStatus, TransactionType
+from payments.ledger.writer import Ledger, NewTransaction
 from tests.support.api import InProcessApi, Wallets
 from tests.support.signing import mock_webhook
 

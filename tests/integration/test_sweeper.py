@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from payments import clock
+from payments.core import clock
 from tests.support.api import Wallets
 
 
@@ -42,7 +42,7 @@ def test_an_unpaid_deposit_stays_pending_until_it_expires(
     _sweep(aws)
     assert wallets.transaction(user_id, started["transaction_id"])["status"] == "PENDING"
     later = clock.utcnow() + timedelta(hours=25)
-    monkeypatch.setattr("payments.sweeper.utcnow", lambda: later)
+    monkeypatch.setattr("payments.flows.sweeper.utcnow", lambda: later)
     _sweep(aws)
     txn = wallets.transaction(user_id, started["transaction_id"])
     assert (txn["status"], txn["failure_reason"]) == ("FAILED", "expired: no payment was completed in time")

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from payments import usage_reset
-from payments.models import WALLET_SK, WalletItem, user_pk
+from payments.kyc import resets as usage_reset
+from payments.store.ledger_table import WALLET_SK, WalletItem, user_pk
 
 WALLETS = 2000
 

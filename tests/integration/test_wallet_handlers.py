@@ -5,9 +5,10 @@ from typing import Any
 
 import pytest
 
-from payments.clock import utcnow
-from payments.ledger import Ledger, NewTransaction, TransactionStatus, TransactionType
-from payments.models import TransactionItem, txn_sk, user_pk
+from payments.core.clock import utcnow
+from payments.ledger.types import TransactionStatus, TransactionType
+from payments.ledger.writer import Ledger, NewTransaction
+from payments.store.ledger_table import TransactionItem, txn_sk, user_pk
 from tests.support.fixtures import load_event
 
 SPEC_BALANCE_FIELDS = {
@@ -177,7 +178,7 @@ def test_health_reports_the_database(aws: Any) -> None:
 
 
 def test_health_is_503_when_the_table_is_unreadable(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from payments.models import WalletItem
+    from payments.store.ledger_table import WalletItem
 
     monkeypatch.setattr(WalletItem.Meta, "table_name", "no-such-table")
     monkeypatch.setattr(WalletItem, "_connection", None)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from payments import withdrawals
+from payments.flows import withdrawal_saga
 from tests.support.api import InProcessApi, Wallets
 from tests.support.signing import mock_webhook
 
@@ -51,7 +51,7 @@ def test_a_step_that_fails_at_first_is_retried(
     api: InProcessApi, wallets: Wallets, user_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = []
-    real = withdrawals.risk_check
+    real = withdrawal_saga.risk_check
 
     def flaky(event: dict[str, Any]) -> dict[str, Any]:
         calls.append(event["withdrawal"]["id"])
@@ -59,7 +59,7 @@ def test_a_step_that_fails_at_first_is_retried(
             raise ConnectionError("downstream blip")
         return real(event)
 
-    monkeypatch.setattr(withdrawals, "risk_check", flaky)
+    monkeypatch.setattr(withdrawal_saga, "risk_check", flaky)
     _funded(wallets, user_id)
     withdrawal_id = _withdraw(api, wallets, user_id, "tok_mock_success")
     done = _wait(api, user_id, withdrawal_id)

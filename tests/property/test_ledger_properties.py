@@ -14,17 +14,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
-from payments.errors import InsufficientBalance, LedgerConflict
-from payments.ledger import (
-    AlreadyApplied,
-    Ledger,
-    NewTransaction,
-    StatusChange,
-    TransactionStatus,
-    TransactionType,
-)
-from payments.models import WALLET_SK, WalletItem, user_pk
-from payments.reconciliation import reconcile_user
+from payments.core.errors import InsufficientBalance, LedgerConflict
+from payments.ledger.errors import AlreadyApplied
+from payments.ledger.reconciliation import reconcile_user
+from payments.ledger.types import TransactionStatus, TransactionType
+from payments.ledger.writer import Ledger, NewTransaction, StatusChange
+from payments.store.ledger_table import WALLET_SK, WalletItem, user_pk
 
 amounts = st.integers(min_value=1, max_value=50_000)
 PROCESSING, COMPLETED, FAILED = (

@@ -19,8 +19,8 @@ import boto3
 import pytest
 
 from local.template import REPO_ROOT
-from payments.auth import issue_token
-from payments.limits import KycLevel
+from payments.core.caller import KycLevel
+from payments.http.auth import issue_token
 from tests.support.invariants import assert_ledger_invariants, stranded_locks
 
 EVENTS_DIR = REPO_ROOT / "events"

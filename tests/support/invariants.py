@@ -8,7 +8,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from payments.reconciliation import check_partition
+from payments.ledger.reconciliation import check_partition
 
 _deserialize = TypeDeserializer().deserialize
 
@@ -44,7 +44,7 @@ GATEWAY_SECRETS = (
 def text_findings(text: str) -> list[str]:
     """Luhn-valid card numbers and gateway secrets in a piece of text (logs, items); numbers are
     reported masked, so a finding never prints the card number it found."""
-    from payments.sensitive import card_numbers
+    from payments.guards.card_data import card_numbers
 
     found = [secret[:4] + "..." for secret in GATEWAY_SECRETS if secret in text]
     found += [f"a card number {digits[:2]}...{digits[-2:]}" for digits in card_numbers(text)]

@@ -6,8 +6,9 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from payments.limits import KycLevel, limits_for
-from payments.risk import Assessment, PastMovement, assess
+from payments.core.caller import KycLevel
+from payments.guards.risk import Assessment, PastMovement, assess
+from payments.kyc.tiers import limits_for
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -3,10 +3,9 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from payments.auth import JwtSettings, issue_token, verify_token
-from payments.caller import Caller
-from payments.errors import Unauthorized
-from payments.limits import KycLevel
+from payments.core.caller import Caller, KycLevel
+from payments.core.errors import Unauthorized
+from payments.http.auth import JwtSettings, issue_token, verify_token
 
 SECRET = "unit-test-secret-" + "0123456789abcdef" * 3
 SETTINGS = JwtSettings(secret=SECRET)

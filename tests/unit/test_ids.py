@@ -1,4 +1,4 @@
-from payments.ids import new_ulid
+from payments.core.ids import new_ulid
 
 
 def test_ids_sort_by_time_and_use_crockford_base32() -> None:

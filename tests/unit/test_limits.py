@@ -1,6 +1,7 @@
 import pytest
 
-from payments.limits import DEFAULT_LIMITS, KycLevel, TierLimits, _parse_overrides
+from payments.core.caller import KycLevel
+from payments.kyc.tiers import DEFAULT_LIMITS, TierLimits, _parse_overrides
 
 
 def test_defaults_are_the_spec_table_in_paise() -> None:

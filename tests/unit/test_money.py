@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments.errors import InvalidAmount
-from payments.money import (
+from payments.core.errors import InvalidAmount
+from payments.core.money import (
     MAX_AMOUNT,
     format_amount,
     format_minor,
@@ -96,7 +96,7 @@ def test_currency_codes() -> None:
 
 
 def test_card_numbers_are_found_standing_alone_not_inside_tokens() -> None:
-    from payments.sensitive import card_numbers
+    from payments.guards.card_data import card_numbers
 
     assert card_numbers("pay with 4111 1111 1111 1111 please") == ["4111111111111111"]
     assert card_numbers('{"token": "4111-1111-1111-1111"}') == ["4111111111111111"]

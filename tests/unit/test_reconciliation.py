@@ -1,4 +1,4 @@
-from payments.reconciliation import check_partition
+from payments.ledger.reconciliation import check_partition
 
 
 def _entry(n: int, balance: int, locked: int = 0) -> dict:

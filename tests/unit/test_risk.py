@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from payments.risk import DEFAULTS, Decision, PastMovement, assess
+from payments.guards.risk import DEFAULTS, Decision, PastMovement, assess
 from tests.support.population import NOW, detection_rates, false_positive_rate
 
 SINGLE, DAILY = 2_500_000, 5_000_000  # INTERMEDIATE, in paise

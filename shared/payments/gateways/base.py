@@ -34,18 +34,6 @@ SUPPORT: dict[GatewayName, frozenset[MethodType]] = {
 }
 
 
-class GatewayUnavailable(Exception):
-    """The gateway failed or timed out (5xx, connection error, timeout): try the next one."""
-
-
-class GatewayRejected(Exception):
-    """The gateway answered, and said no (bad request, card declined, amount mismatch)."""
-
-
-class SignatureInvalid(Exception):
-    """A confirmation or webhook signature does not verify. Nothing may be changed."""
-
-
 class PaymentStatus(StrEnum):
     CAPTURED = "CAPTURED"  # money is ours: credit the wallet
     AUTHORIZED = "AUTHORIZED"  # approved, not yet captured

@@ -28,13 +28,12 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from payments.clock import utcnow
+from payments.core.clock import utcnow
+from payments.core.ids import new_ulid
 from payments.gateways.base import (
     Confirmation,
     EventKind,
     GatewayName,
-    GatewayRejected,
-    GatewayUnavailable,
     Order,
     OrderRequest,
     PaymentInfo,
@@ -42,11 +41,10 @@ from payments.gateways.base import (
     PayoutRequest,
     PayoutResult,
     RefundResult,
-    SignatureInvalid,
     WebhookEvent,
 )
-from payments.ids import new_ulid
-from payments.models import MockGatewayItem
+from payments.gateways.errors import GatewayRejected, GatewayUnavailable, SignatureInvalid
+from payments.store.ops_table import MockGatewayItem
 
 OUTCOMES = {
     "tok_mock_success": "succeed",

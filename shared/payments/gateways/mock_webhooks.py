@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from payments.gateways.mock_gateway import WebhookSender
-from payments.observability import logger
+from payments.platform.observability import logger
 
 
 @cache

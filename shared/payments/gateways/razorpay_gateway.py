@@ -19,8 +19,6 @@ from payments.gateways.base import (
     Confirmation,
     EventKind,
     GatewayName,
-    GatewayRejected,
-    GatewayUnavailable,
     MethodType,
     Order,
     OrderRequest,
@@ -29,9 +27,9 @@ from payments.gateways.base import (
     PayoutRequest,
     PayoutResult,
     RefundResult,
-    SignatureInvalid,
     WebhookEvent,
 )
+from payments.gateways.errors import GatewayRejected, GatewayUnavailable, SignatureInvalid
 
 CHECKOUT_URL = "https://checkout.razorpay.com/v1/checkout.js"
 #: RazorpayX has no resource in the SDK; the client's generic ``post`` still authenticates it.

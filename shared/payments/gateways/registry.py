@@ -10,22 +10,14 @@ and the tests configure them. Adapters are imported only when built: the SDKs co
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from payments.gateways.base import SUPPORT, GatewayName, MethodType, PaymentGateway
-
-DEFAULT_ORDER = "razorpay,stripe,mock"
-MOCK_DEFAULTS = {
-    # The Mock gateway moves no real money; these local defaults are documented in the README.
-    "MOCK_KEY_ID": "mock_key_local",
-    "MOCK_KEY_SECRET": "mock_key_secret_local_only",
-    "MOCK_WEBHOOK_SECRET": "mock_webhook_secret_local_only",
-}
+from payments.platform.settings import Settings, settings
 
 
 def _secret_values() -> dict[str, Any]:
-    arn = os.environ.get("GATEWAY_SECRETS_ARN")
+    arn = settings.gateway_secrets_arn
     if not arn:
         return {}
     from aws_lambda_powertools.utilities import parameters
@@ -35,7 +27,9 @@ def _secret_values() -> dict[str, Any]:
 
 
 def setting(name: str) -> str | None:
-    value = os.environ.get(name) or _secret_values().get(name) or MOCK_DEFAULTS.get(name)
+    """A credential: the environment variable, else the gateway secret, else its declared default."""
+    declared = Settings.named(name)
+    value = declared.from_environment() or _secret_values().get(name) or declared.default
     return str(value) if value else None
 
 
@@ -44,15 +38,14 @@ def _is_configured(gateway: GatewayName) -> bool:
         return bool(setting("RAZORPAY_KEY_ID") and setting("RAZORPAY_KEY_SECRET"))
     if gateway is GatewayName.STRIPE:
         return bool(setting("STRIPE_SECRET_KEY"))
-    return os.environ.get("MOCK_GATEWAY_ENABLED", "false").lower() == "true"
+    return settings.mock_gateway_enabled
 
 
 def enabled_gateways() -> list[GatewayName]:
     """The failover order (``GATEWAY_ORDER``), keeping only gateways with credentials."""
-    names = [name.strip().lower() for name in os.environ.get("GATEWAY_ORDER", DEFAULT_ORDER).split(",")]
     return [
         GatewayName(name)
-        for name in names
+        for name in settings.gateway_order
         if name in GatewayName._value2member_map_ and _is_configured(GatewayName(name))
     ]
 
@@ -68,7 +61,7 @@ def candidates(method_type: MethodType, preferred: GatewayName | None) -> list[G
 
 def currency(gateway: GatewayName) -> str:
     """``INR`` unless ``<GATEWAY>_CURRENCY`` says otherwise (e.g. ``STRIPE_CURRENCY=USD``)."""
-    return (os.environ.get(f"{gateway.value.upper()}_CURRENCY") or "INR").upper()
+    return str(Settings.named(f"{gateway.value.upper()}_CURRENCY").read())
 
 
 def build(gateway: GatewayName, checkout_base_url: str = "") -> PaymentGateway:
@@ -97,5 +90,5 @@ def build(gateway: GatewayName, checkout_base_url: str = "") -> PaymentGateway:
         key_secret=setting("MOCK_KEY_SECRET") or "",
         webhook_secret=setting("MOCK_WEBHOOK_SECRET") or "",
         checkout_base_url=checkout_base_url,
-        send_webhook=lambda_sender(os.environ.get("MOCK_WEBHOOK_FUNCTION_NAME")),
+        send_webhook=lambda_sender(settings.mock_webhook_function_name or None),
     )

@@ -16,8 +16,6 @@ from payments.gateways.base import (
     Confirmation,
     EventKind,
     GatewayName,
-    GatewayRejected,
-    GatewayUnavailable,
     Order,
     OrderRequest,
     PaymentInfo,
@@ -25,9 +23,9 @@ from payments.gateways.base import (
     PayoutRequest,
     PayoutResult,
     RefundResult,
-    SignatureInvalid,
     WebhookEvent,
 )
+from payments.gateways.errors import GatewayRejected, GatewayUnavailable, SignatureInvalid
 
 CHECKOUT_URL = "https://js.stripe.com/v3"
 WEBHOOK_TOLERANCE_S = 300  # Stripe signs a timestamp: older deliveries are replays

@@ -1,0 +1,1 @@
+"""The money flows: deposits, refunds, chargebacks, withdrawals (API and saga), webhooks, jobs."""

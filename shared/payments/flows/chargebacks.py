@@ -1,0 +1,90 @@
+"""Chargebacks (disputes) raised by the card network through the gateway's webhooks.
+
+A chargeback locks the disputed amount (so it cannot be withdrawn while the dispute runs); won
+releases it, lost settles it. When the wallet no longer holds the amount, what is available is
+locked and the rest is recorded as ``shortfall`` on the chargeback, flagged for review: the
+wallet never goes negative, and the debt is visible to operations (metric ChargebackShortfall).
+"""
+
+from __future__ import annotations
+
+from payments.core.errors import InsufficientBalance, LedgerConflict
+from payments.ledger.errors import AlreadyApplied
+from payments.ledger.types import TransactionStatus, TransactionType
+from payments.ledger.writer import Ledger, NewTransaction, StatusChange
+from payments.platform.observability import logger, metrics
+from payments.store.ledger_table import TransactionItem, current_wallet, find_by_order, find_by_reference, reference_key
+
+
+def on_dispute_created(gateway: str, order_id: str | None, dispute_id: str, amount: int | None) -> str:
+    deposit = find_by_order(gateway, order_id) if order_id else None
+    if deposit is None:
+        return "unknown_order"
+    disputed = amount if amount is not None else deposit.amount
+    for _ in range(3):  # the wallet may change between reading it and locking: try again
+        outcome = _lock_dispute(gateway, deposit, dispute_id, disputed, current_wallet(deposit.user_id).available)
+        if outcome is not None:
+            return outcome
+    raise InsufficientBalance("The wallet kept changing while the dispute was being locked")
+
+
+def _lock_dispute(gateway: str, deposit: TransactionItem, dispute_id: str, disputed: int, available: int) -> str | None:
+    """Lock what the wallet holds of the disputed amount; the rest is the recorded shortfall.
+    The chargeback's ``amount`` is what the ledger locked."""
+    chargeback_id = f"cb_{dispute_id}"
+    locked = min(disputed, max(available, 0))
+    shortfall = disputed - locked
+    change = NewTransaction(
+        chargeback_id,
+        TransactionType.CHARGEBACK,
+        TransactionStatus.PENDING,
+        currency=deposit.currency,
+        description=f"Dispute {dispute_id} on {deposit.txn_id}",
+        reference_id=deposit.txn_id,
+        attributes=(
+            ("parent_txn_id", deposit.txn_id),
+            ("dispute_id", dispute_id),
+            ("gateway", gateway),
+            ("shortfall", shortfall),
+            ("stage", "REVIEW" if shortfall else "DISPUTED"),
+            ("gsi1pk", reference_key(chargeback_id)),
+        ),
+    )
+    if locked == 0:  # nothing left to lock: the chargeback is recorded with its shortfall only
+        try:
+            Ledger().open(deposit.user_id, 0, change)
+        except LedgerConflict:
+            return "already_applied"
+    else:
+        try:
+            Ledger().lock(deposit.user_id, locked, change)
+        except AlreadyApplied:
+            return "already_applied"
+        except InsufficientBalance:
+            return None
+    if shortfall:
+        metrics.add_metric(name="ChargebackShortfall", unit="Count", value=1)
+        logger.error("chargeback exceeds the wallet", extra={"chargeback_id": chargeback_id, "shortfall": shortfall})
+    return "dispute_locked"
+
+
+def on_dispute_closed(dispute_id: str, won: bool) -> str:
+    chargeback = find_by_reference(f"cb_{dispute_id}")
+    if chargeback is None:
+        return "unknown_dispute"
+    locked = chargeback.amount
+    to_status = TransactionStatus.REVERSED if won else TransactionStatus.COMPLETED
+    change = StatusChange(
+        chargeback.txn_id, (TransactionStatus.PENDING,), to_status, attributes=(("stage", "WON" if won else "LOST"),)
+    )
+    ledger = Ledger()
+    try:
+        if locked == 0:
+            ledger.transition(chargeback.user_id, change)
+        elif won:
+            ledger.unlock(chargeback.user_id, locked, change)
+        else:
+            ledger.settle_locked(chargeback.user_id, locked, change)
+    except AlreadyApplied:
+        return "already_applied"
+    return "dispute_won" if won else "dispute_lost"

@@ -1,0 +1,155 @@
+"""The steps of the withdrawal saga (``statemachines/withdrawal.asl.json``), one Lambda each.
+
+Every path ends in exactly one of SETTLE (locked -> paid out) or UNLOCK (locked -> available),
+both keyed by the withdrawal so a retried step or a duplicate webhook cannot apply them twice.
+Waiting states keep their task token on the withdrawal; whoever resumes them (payout webhook,
+admin) first removes the token with a condition, so a saga is resumed exactly once.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.exceptions import UpdateError
+
+from payments.core.caller import KycLevel
+from payments.core.clock import utcnow
+from payments.core.money import to_minor
+from payments.flows import methods, withdrawals
+from payments.flows.errors import PayoutRejectedError, TransientGatewayError
+from payments.gateways import registry
+from payments.gateways.base import GatewayName, MethodType, PayoutRequest
+from payments.gateways.errors import GatewayRejected, GatewayUnavailable
+from payments.kyc.tiers import limits_for
+from payments.ledger.errors import AlreadyApplied
+from payments.ledger.types import TransactionStatus
+from payments.ledger.writer import Ledger, StatusChange
+from payments.platform.observability import logger, metrics
+from payments.platform.settings import settings
+from payments.store.ledger_table import TransactionItem, txn_sk, user_pk
+
+
+def risk_check(event: dict[str, Any]) -> dict[str, Any]:
+    """The fraud engine, plus the review threshold: a large withdrawal always waits for an admin."""
+    from payments.guards import risk, security_events
+
+    withdrawal = event["withdrawal"]
+    now = utcnow()
+    tier = limits_for(KycLevel(withdrawal.get("kyc_level", "BASIC")))
+    item = withdrawals.load(withdrawal["user_id"], withdrawal["id"])
+    method = methods.get_method(withdrawal["user_id"], item.payment_method_id or "")
+    history = [m for m in risk.recent_history(withdrawal["user_id"], now) if m.at < item.created_at]
+    assessment = risk.assess(
+        "WITHDRAWAL", withdrawal["amount"], now, history, tier.single_transaction, tier.daily_limit, method.created_at
+    )
+    threshold = to_minor(Decimal(settings.withdrawal_review_amount))
+    indicators = list(assessment.indicators)
+    decision = assessment.decision
+    if withdrawal["amount"] >= threshold and decision == risk.Decision.ALLOW:
+        decision, indicators = risk.Decision.REVIEW, [*indicators, "above_review_amount"]
+    flagged = risk.Assessment(decision, assessment.score, tuple(indicators))
+    security_events.record(withdrawal["user_id"], "WITHDRAWAL", withdrawal["amount"], flagged, None, withdrawal["id"])
+    return {"decision": str(decision), "score": assessment.score, "indicators": indicators}
+
+
+def _set_stage(withdrawal: dict[str, Any], stage: str, token: str | None, to_status: TransactionStatus) -> None:
+    """Record where the saga waits and how to resume it, only while the withdrawal is open."""
+    item = TransactionItem(user_pk(withdrawal["user_id"]), txn_sk(withdrawal["id"]))
+    actions: list[Any] = [
+        TransactionItem.stage.set(stage),
+        TransactionItem.status.set(str(to_status)),
+        TransactionItem.updated_at.set(utcnow()),
+    ]
+    actions.append(TransactionItem.task_token.set(token) if token else TransactionItem.task_token.remove())
+    try:
+        item.update(actions=actions, condition=TransactionItem.status.is_in(*withdrawals.OPEN))
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise PayoutRejectedError(f"withdrawal {withdrawal['id']} is no longer open") from None
+        raise
+
+
+def await_decision(event: dict[str, Any]) -> dict[str, Any]:
+    """Store the task token; the execution waits until an admin approves or rejects."""
+    withdrawal = event["withdrawal"]
+    current = withdrawals.load(withdrawal["user_id"], withdrawal["id"])
+    _set_stage(withdrawal, event["stage"], event["task_token"], TransactionStatus(current.status))
+    logger.info("withdrawal waits for an admin", extra={"withdrawal_id": withdrawal["id"], "stage": event["stage"]})
+    return {"waiting": event["stage"]}
+
+
+def request_payout(event: dict[str, Any]) -> dict[str, Any]:
+    """Store the task token FIRST (a fast webhook must find it), then ask the gateway to pay out."""
+    withdrawal = event["withdrawal"]
+    _set_stage(withdrawal, "PAYOUT_REQUESTED", event["task_token"], TransactionStatus.PROCESSING)
+    item = withdrawals.load(withdrawal["user_id"], withdrawal["id"])
+    method = methods.get_method(withdrawal["user_id"], item.payment_method_id or "")
+    gateway = registry.build(GatewayName(item.gateway or method.gateway))
+    request = PayoutRequest(
+        reference=withdrawal["id"],
+        amount_minor=withdrawal["amount"],
+        currency=withdrawal["currency"],
+        method_type=MethodType(method.type),
+        destination_token=methods.method_token(method),
+        description=item.description,
+    )
+    try:
+        result = gateway.payout(request)
+    except GatewayUnavailable as exc:
+        raise TransientGatewayError(str(exc)) from None
+    except GatewayRejected as exc:
+        raise PayoutRejectedError(str(exc)) from None
+    TransactionItem(user_pk(withdrawal["user_id"]), txn_sk(withdrawal["id"])).update(
+        actions=[TransactionItem.gateway_payout_id.set(result.payout_id)]
+    )
+    return {"payout_id": result.payout_id, "status": result.status}
+
+
+def verify_payout(event: dict[str, Any]) -> dict[str, Any]:
+    """After a timeout or an error while waiting: ask the gateway where the payout stands."""
+    withdrawal = event["withdrawal"]
+    item = withdrawals.load(withdrawal["user_id"], withdrawal["id"])
+    if not item.gateway_payout_id:
+        return {"outcome": "not_sent"}
+    try:
+        result = registry.build(GatewayName(item.gateway or "mock")).payout_status(item.gateway_payout_id)
+    except GatewayUnavailable as exc:
+        raise TransientGatewayError(str(exc)) from None
+    outcome = {"PROCESSED": "processed", "FAILED": "failed"}.get(result.status, "pending")
+    return {"outcome": outcome, "gateway_status": result.status}
+
+
+def settle(event: dict[str, Any]) -> dict[str, Any]:
+    withdrawal = event["withdrawal"]
+    change = StatusChange(
+        withdrawal["id"], withdrawals.OPEN, TransactionStatus.COMPLETED, attributes=(("stage", "SETTLED"),)
+    )
+    with suppress(AlreadyApplied):  # a retried step: it was settled already
+        Ledger().settle_locked(withdrawal["user_id"], withdrawal["amount"], change)
+    metrics.add_metric(name="WithdrawalSettled", unit="Count", value=1)
+    return {"settled": True}
+
+
+def _release_reason(event: dict[str, Any]) -> tuple[TransactionStatus, str]:
+    if event.get("approval", {}).get("approved") is False or event.get("review", {}).get("approved") is False:
+        return TransactionStatus.CANCELLED, "rejected by an admin"
+    if event.get("risk", {}).get("decision") == "block":
+        return TransactionStatus.FAILED, "blocked by risk checks"
+    payout = event.get("payout") or {}
+    if payout.get("outcome") in ("failed", "reversed"):
+        return TransactionStatus.FAILED, payout.get("reason") or f"payout {payout['outcome']}"
+    error = event.get("error") or {}
+    if error.get("Error") == "States.Timeout":
+        return TransactionStatus.FAILED, "no payout confirmation in time; the payout was not made"
+    if error:
+        return TransactionStatus.FAILED, f"withdrawal could not be completed ({error.get('Error')})"
+    return TransactionStatus.FAILED, "payout failed"
+
+
+def release(event: dict[str, Any]) -> dict[str, Any]:
+    withdrawal = event["withdrawal"]
+    to_status, reason = _release_reason(event)
+    withdrawals.release_funds(withdrawal["user_id"], withdrawal["id"], withdrawal["amount"], to_status, reason)
+    return {"released": True, "reason": reason}

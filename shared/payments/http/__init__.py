@@ -1,0 +1,1 @@
+"""The HTTP edge: resolver and error envelope, request bodies, response views, idempotency, JWT."""

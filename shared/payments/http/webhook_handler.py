@@ -1,0 +1,35 @@
+"""The Lambda handler of ``POST /webhooks/<gateway>``: one per gateway, so each function loads
+only its own SDK (the adapter is built on the first request). Signature first, then the flow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from payments.gateways.base import GatewayName
+from payments.platform.observability import logger, metrics
+
+
+def lambda_handler_for(gateway_name: GatewayName) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    from aws_lambda_powertools.logging import correlation_paths
+
+    from payments.flows import webhooks
+    from payments.gateways import registry
+    from payments.http.resolver import create_resolver
+    from payments.http.views import webhooks as views
+
+    app = create_resolver()
+
+    @app.post(f"/webhooks/{gateway_name.value}")
+    def handle_webhook() -> dict[str, Any]:
+        event = app.current_event
+        gateway = registry.build(gateway_name)
+        result = webhooks.process(gateway, event.body or "", event.headers, event.request_context.identity.source_ip)
+        return views.received(result)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return lambda_handler

@@ -1,0 +1,1 @@
+"""Process-wide plumbing: settings (every environment variable), logger and metrics, KMS crypto."""
