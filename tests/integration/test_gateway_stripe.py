@@ -7,12 +7,10 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-import requests
 import responses
 
 from payments.gateways.base import (
@@ -31,13 +29,6 @@ SECRET_KEY = "sk_test_123"
 PUBLISHABLE_KEY = "pk_test_123"
 WEBHOOK_SECRET = "whsec_test_123"
 API = "https://api.stripe.com/v1"
-
-
-@pytest.fixture
-def http() -> Iterator[responses.RequestsMock]:
-    """Every request the SDK makes must be one the test expects, and each expected one is made."""
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
 
 
 @pytest.fixture
@@ -141,49 +132,6 @@ def test_create_order_5xx_or_rate_limit_is_unavailable(
         gateway.create_order(_order_request())
 
     assert len(http.calls) == 1  # no SDK retries: failover is the caller's retry
-
-
-def test_create_order_html_error_page_is_unavailable(http: responses.RequestsMock, gateway: StripeGateway) -> None:
-    http.post(f"{API}/payment_intents", status=502, body="<html>Bad Gateway</html>", content_type="text/html")
-
-    with pytest.raises(GatewayUnavailable):
-        gateway.create_order(_order_request())
-
-
-@pytest.mark.parametrize(
-    "failure", [requests.exceptions.ConnectionError("refused"), requests.exceptions.ReadTimeout("slow")]
-)
-def test_create_order_connection_error_or_timeout_is_unavailable(
-    http: responses.RequestsMock, gateway: StripeGateway, failure: Exception
-) -> None:
-    http.post(f"{API}/payment_intents", body=failure)
-
-    with pytest.raises(GatewayUnavailable):
-        gateway.create_order(_order_request())
-
-    assert len(http.calls) == 1
-
-
-@pytest.mark.parametrize(
-    ("status", "body"),
-    [
-        (
-            400,
-            _stripe_error("invalid_request_error", "Amount must be at least $0.50 usd", "amount_too_small"),
-        ),
-        (402, _stripe_error("card_error", "Your card was declined.", "card_declined")),
-        (401, _stripe_error("invalid_request_error", "Invalid API Key provided")),
-        (400, _stripe_error("idempotency_error", "Keys for idempotent requests can only be used once")),
-    ],
-    ids=["invalid-request", "card-declined", "bad-key", "idempotency-misuse"],
-)
-def test_create_order_4xx_is_rejected(
-    http: responses.RequestsMock, gateway: StripeGateway, status: int, body: dict[str, Any]
-) -> None:
-    http.post(f"{API}/payment_intents", status=status, json=body)
-
-    with pytest.raises(GatewayRejected, match=body["error"]["message"][:12]):
-        gateway.create_order(_order_request())
 
 
 # --- verify_confirmation --------------------------------------------------------------------------
@@ -315,13 +263,6 @@ def test_fetch_payment_is_none_while_nothing_was_attempted(
     assert gateway.fetch_payment("pi_1") is None
 
 
-def test_fetch_payment_5xx_is_unavailable(http: responses.RequestsMock, gateway: StripeGateway) -> None:
-    http.get(f"{API}/payment_intents/pi_1", status=500, json=_stripe_error("api_error", "boom"))
-
-    with pytest.raises(GatewayUnavailable):
-        gateway.fetch_payment("pi_1")
-
-
 # --- refund ---------------------------------------------------------------------------------------
 
 
@@ -410,13 +351,6 @@ def test_payout_beyond_the_balance_is_rejected(http: responses.RequestsMock, gat
     )
 
     with pytest.raises(GatewayRejected, match="insufficient funds"):
-        gateway.payout(_payout_request())
-
-
-def test_payout_connection_error_is_unavailable(http: responses.RequestsMock, gateway: StripeGateway) -> None:
-    http.post(f"{API}/payouts", body=requests.exceptions.ConnectionError("reset"))
-
-    with pytest.raises(GatewayUnavailable):
         gateway.payout(_payout_request())
 
 
@@ -606,14 +540,6 @@ def test_other_events_are_ignored_but_still_verified(
     assert (parsed.payment_id, parsed.refund_id, parsed.dispute_id) == (None, None, None)
 
 
-def test_webhook_headers_are_case_insensitive(gateway: StripeGateway) -> None:
-    body = _event("payment_intent.succeeded", _intent("succeeded"))
-
-    parsed = gateway.parse_webhook(body, {"stripe-signature": _signature(body)})
-
-    assert parsed.kind is EventKind.PAYMENT_CAPTURED
-
-
 @pytest.mark.parametrize(
     "make_header",
     [
@@ -638,15 +564,6 @@ def test_missing_signature_header_is_invalid(gateway: StripeGateway) -> None:
 
     with pytest.raises(SignatureInvalid):
         gateway.parse_webhook(body, {"Content-Type": "application/json"})
-
-
-def test_webhook_is_invalid_when_no_webhook_secret_is_configured() -> None:
-    """HMAC with an empty key is computable by anyone, so an unset secret must verify nothing."""
-    gateway = StripeGateway(SECRET_KEY, PUBLISHABLE_KEY, webhook_secret="")
-    body = _event("payment_intent.succeeded", _intent("succeeded"))
-
-    with pytest.raises(SignatureInvalid):
-        gateway.parse_webhook(body, {"Stripe-Signature": _signature(body, secret="")})
 
 
 def test_signature_within_the_tolerance_is_accepted(gateway: StripeGateway) -> None:

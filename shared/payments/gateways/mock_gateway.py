@@ -66,6 +66,14 @@ def sign(secret: str, message: str) -> str:
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
+def _verifies(secret: str, message: str, signature: str) -> bool:
+    """A signature verifies only under a configured secret (an empty HMAC key is anybody's), and
+    only when it is ASCII (``compare_digest`` raises on other text instead of answering no)."""
+    if not secret or not signature or not signature.isascii():
+        return False
+    return hmac.compare_digest(signature, sign(secret, message))
+
+
 def _stable_id(prefix: str, reference: str) -> str:
     """The same reference always names the same object: a retried call cannot create a second."""
     return f"{prefix}_{hashlib.sha256(reference.encode()).hexdigest()[:20]}"
@@ -180,8 +188,9 @@ class MockGateway:
     ) -> PaymentInfo:
         claimed_order = confirmation.data.get("mock_order_id") or confirmation.data.get("order_id") or order_id
         signature = str(confirmation.data.get("mock_signature") or confirmation.data.get("signature") or "")
-        expected = sign(self._key_secret, f"{order_id}|{confirmation.payment_id}")
-        if claimed_order != order_id or not hmac.compare_digest(signature, expected):
+        if claimed_order != order_id or not _verifies(
+            self._key_secret, f"{order_id}|{confirmation.payment_id}", signature
+        ):
             raise SignatureInvalid("mock payment signature does not verify")
         return PaymentInfo(confirmation.payment_id, order_id, PaymentStatus.CAPTURED, amount_minor, currency)
 
@@ -285,7 +294,7 @@ class MockGateway:
     def parse_webhook(self, raw_body: str, headers: Mapping[str, str]) -> WebhookEvent:
         lowered = {key.lower(): value for key, value in headers.items()}
         signature = lowered.get(SIGNATURE_HEADER, "")
-        if not signature or not hmac.compare_digest(signature, sign(self._webhook_secret, raw_body)):
+        if not _verifies(self._webhook_secret, raw_body, signature):
             raise SignatureInvalid("mock webhook signature does not verify")
         try:
             body = json.loads(raw_body)
