@@ -236,17 +236,6 @@ def test_refund_sends_amount_and_our_reference_as_receipt(
     assert (result.refund_id, result.status, result.amount_minor) == ("rfnd_1", status, 20_000)
 
 
-def test_refund_rejected_by_razorpay_is_rejected(http: responses.RequestsMock, gateway: RazorpayGateway) -> None:
-    http.post(
-        f"{API}/payments/pay_1/refund",
-        status=400,
-        json=_error("BAD_REQUEST_ERROR", "The refund amount exceeds the amount captured"),
-    )
-
-    with pytest.raises(GatewayRejected, match="exceeds"):
-        gateway.refund("pay_1", 99_999, "INR", "refund-008")
-
-
 # --- payout ---------------------------------------------------------------------------------------
 
 

@@ -295,17 +295,6 @@ def test_refund_of_a_payment_intent_names_the_payment_intent(
     assert "charge" not in form
 
 
-def test_refund_over_the_charge_is_rejected(http: responses.RequestsMock, gateway: StripeGateway) -> None:
-    http.post(
-        f"{API}/refunds",
-        status=400,
-        json=_stripe_error("invalid_request_error", "Refund amount is greater than charge amount"),
-    )
-
-    with pytest.raises(GatewayRejected, match="greater than"):
-        gateway.refund("ch_1", 9_999, "USD", "rf-009")
-
-
 # --- payout ---------------------------------------------------------------------------------------
 
 
