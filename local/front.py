@@ -118,7 +118,8 @@ class ApiGateway:
             result = self.runtime.invoke(compiled.route.function, event)
         except FunctionError as exc:
             print(
-                f"[local] {compiled.route.function} failed: {exc.payload['errorType']}: {exc}",
+                f"[local] {compiled.route.function} failed: {exc.payload['errorType']}: {exc}\n"
+                + "".join(exc.payload.get("stackTrace", [])[-4:]),
                 file=sys.stderr,
             )
             return self.gateway_response("DEFAULT_5XX", HTTPStatus.BAD_GATEWAY, "Internal server error", request_id)

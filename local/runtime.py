@@ -104,11 +104,12 @@ class Runtime:
     def invoke(self, logical_id: str, event: Any) -> Any:
         """Call the handler; raise :class:`FunctionError` with Lambda's error shape if it raises."""
         handler = self.handler(logical_id)
+        spec = self._specs[logical_id]
         name = self._stack.physical.get(logical_id, logical_id)
         arn = self._stack.attributes.get(logical_id, {}).get("Arn", name)
         with self._locks[logical_id]:
             try:
-                return handler(event, LambdaContext(name, arn))
+                return handler(event, LambdaContext(name, arn, spec.timeout_s, spec.memory_mb))
             except Exception as exc:
                 raise FunctionError(
                     {

@@ -81,6 +81,8 @@ class FunctionSpec:
     code_dir: Path
     handler: str
     schedules: tuple[str, ...]
+    timeout_s: int = 3
+    memory_mb: int = 128
 
 
 def functions(sam: dict[str, Any]) -> dict[str, FunctionSpec]:
@@ -100,6 +102,8 @@ def functions(sam: dict[str, Any]) -> dict[str, FunctionSpec]:
             code_dir=REPO_ROOT / props["CodeUri"],
             handler=props.get("Handler", globals_fn.get("Handler", "app.lambda_handler")),
             schedules=schedules,
+            timeout_s=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
+            memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
         )
     return specs
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from payments.flows import deposits
 from payments.http.bodies import DepositConfirmBody, parse_body
-from payments.http.resolver import create_resolver, current_caller, respond_once
+from payments.http.resolver import create_resolver, current_caller, deadline, respond_once
 from payments.http.views import deposits as views
 from payments.platform.observability import logger, metrics
 
@@ -17,12 +17,13 @@ app = create_resolver()
 
 @app.post("/api/v1/payments/deposits/confirm")
 def handle_confirm_deposit() -> Response:
-    def confirm() -> dict[str, Any]:
+    def confirm(_operation_id: str | None) -> views.DepositConfirmedBody:
         body = parse_body(app, DepositConfirmBody)
         caller = current_caller(app)
-        return views.confirmed(
-            deposits.confirm(caller, body.transaction_id, body.gateway_payment_id, body.gateway_data)
+        confirmed = deposits.confirm(
+            caller, body.transaction_id, body.gateway_payment_id, body.gateway_data, deadline(app)
         )
+        return views.confirmed(confirmed)
 
     return respond_once(app, "deposits/confirm", confirm)
 

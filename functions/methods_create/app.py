@@ -17,7 +17,7 @@ app = create_resolver()
 
 @app.post("/api/v1/payments/methods")
 def handle_add_method() -> Response:
-    def add() -> dict[str, Any]:
+    def add(operation_id: str | None) -> views.MethodCreatedBody:
         body = parse_body(app, MethodCreateBody)
         meta = body.metadata
         new = methods.NewMethod(
@@ -30,7 +30,8 @@ def handle_add_method() -> Response:
             expiry_year=meta.expiry_year,
             label=meta.label,
         )
-        return views.created(methods.add_method(current_caller(app).user_id, new))
+        method_id = f"pm_{operation_id}" if operation_id else None
+        return views.created(methods.add_method(current_caller(app).user_id, new, method_id))
 
     return respond_once(app, "methods", add)
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from payments.flows import refunds
 from payments.http.bodies import RefundBody, parse_body
-from payments.http.resolver import create_resolver, current_caller, respond_once
+from payments.http.resolver import create_resolver, current_caller, deadline, respond_once
 from payments.http.views import refunds as views
 from payments.platform.observability import logger, metrics
 
@@ -17,11 +17,13 @@ app = create_resolver()
 
 @app.post("/api/v1/payments/refunds")
 def handle_create_refund() -> Response:
-    def refund() -> dict[str, Any]:
+    def refund(operation_id: str | None) -> views.RefundBody:
         body = parse_body(app, RefundBody)
-        return views.requested(
-            refunds.request_refund(current_caller(app), body.transaction_id, body.amount, body.reason)
+        refund_id = f"rf_{operation_id}" if operation_id else None
+        requested = refunds.request_refund(
+            current_caller(app), body.transaction_id, body.amount, body.reason, refund_id, deadline(app)
         )
+        return views.requested(requested)
 
     return respond_once(app, "refunds", refund)
 

@@ -18,10 +18,12 @@ app = create_resolver()
 
 @app.post("/api/v1/payments/withdrawals/initiate")
 def handle_initiate_withdrawal() -> Response:
-    def initiate() -> dict[str, Any]:
+    def initiate(operation_id: str | None) -> views.WithdrawalStartedBody:
         body = parse_body(app, WithdrawalInitiateBody)
         caller = current_caller(app)
-        return views.started(withdrawals.initiate(caller, body.amount, body.payment_method_id, body.description))
+        withdrawal_id = f"wd_{operation_id}" if operation_id else None
+        started = withdrawals.initiate(caller, body.amount, body.payment_method_id, body.description, withdrawal_id)
+        return views.started(started)
 
     return respond_once(app, "withdrawals/initiate", initiate, success_status=HTTPStatus.ACCEPTED)
 

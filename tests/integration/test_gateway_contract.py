@@ -134,7 +134,6 @@ ADAPTERS = {
             (400, _stripe_error("invalid_request_error", "Amount must be at least $0.50 usd", "amount_too_small")),
             (402, _stripe_error("card_error", "Your card was declined.", "card_declined")),
             (401, _stripe_error("invalid_request_error", "Invalid API Key provided")),
-            (400, _stripe_error("idempotency_error", "Keys for idempotent requests can only be used once")),
         ],
         carries_reference={
             "create_order": ("header", "Idempotency-Key"),
@@ -195,6 +194,28 @@ def test_a_gateway_that_answers_no_is_rejected(
     message = body["error"].get("description") or body["error"]["message"]
 
     with pytest.raises(GatewayRejected, match=message[:12]):
+        _operation(operation)(adapter.build(WEBHOOK_SECRET))
+
+
+IDEMPOTENCY_CONFLICTS = {
+    "razorpay": (
+        409,
+        _razorpay_error("BAD_REQUEST_ERROR", "Another request with the same idempotency key is still in progress"),
+    ),
+    "stripe": (400, _stripe_error("idempotency_error", "Keys for idempotent requests can only be used once")),
+}
+
+
+@pytest.mark.parametrize("operation", ["refund", "payout"])
+@pytest.mark.parametrize("name", HTTP_ADAPTERS)
+def test_an_idempotency_conflict_is_unknown_not_a_no(http: responses.RequestsMock, name: str, operation: str) -> None:
+    """A conflict on our key means a request under it exists: its outcome is not this answer."""
+    adapter = ADAPTERS[name]
+    status, body = IDEMPOTENCY_CONFLICTS[name]
+    method, url = adapter.endpoints[operation]
+    http.add(method, url, status=status, json=body)
+
+    with pytest.raises(GatewayUnavailable):
         _operation(operation)(adapter.build(WEBHOOK_SECRET))
 
 

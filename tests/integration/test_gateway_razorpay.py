@@ -102,9 +102,11 @@ def test_create_order_sends_amount_currency_and_the_reference_as_receipt(
 # --- verify_confirmation --------------------------------------------------------------------------
 
 
-def test_valid_checkout_signature_confirms_a_captured_payment_without_any_http(
+def test_a_valid_checkout_signature_is_confirmed_by_the_payment_itself(
     http: responses.RequestsMock, gateway: RazorpayGateway
 ) -> None:
+    """The signature proves the payment belongs to the order, not that it was captured."""
+    http.get(f"{API}/payments/pay_1", json=_payment("pay_1", "captured"))
     confirmation = Confirmation(
         payment_id="pay_1",
         data={"razorpay_order_id": "order_A", "razorpay_signature": _payment_signature("order_A", "pay_1")},
@@ -115,7 +117,27 @@ def test_valid_checkout_signature_confirms_a_captured_payment_without_any_http(
     assert info.status is PaymentStatus.CAPTURED
     assert (info.payment_id, info.order_id) == ("pay_1", "order_A")
     assert (info.amount_minor, info.currency) == (50_000, "INR")
-    assert len(http.calls) == 0
+    assert len(http.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"), [("created", PaymentStatus.PENDING), ("failed", PaymentStatus.PENDING)]
+)
+def test_a_signed_payment_that_is_not_captured_is_not_captured(
+    http: responses.RequestsMock, gateway: RazorpayGateway, status: str, expected: PaymentStatus
+) -> None:
+    http.get(f"{API}/payments/pay_1", json=_payment("pay_1", status))
+    data = {"razorpay_order_id": "order_A", "razorpay_signature": _payment_signature("order_A", "pay_1")}
+
+    assert gateway.verify_confirmation("order_A", 50_000, "INR", Confirmation("pay_1", data)).status is expected
+
+
+def test_a_signed_payment_of_another_order_is_invalid(http: responses.RequestsMock, gateway: RazorpayGateway) -> None:
+    http.get(f"{API}/payments/pay_1", json={**_payment("pay_1", "captured"), "order_id": "order_OTHER"})
+    data = {"razorpay_order_id": "order_A", "razorpay_signature": _payment_signature("order_A", "pay_1")}
+
+    with pytest.raises(SignatureInvalid):
+        gateway.verify_confirmation("order_A", 50_000, "INR", Confirmation("pay_1", data))
 
 
 @pytest.mark.parametrize(
@@ -150,8 +172,9 @@ def test_confirmation_for_another_order_is_invalid_even_with_its_own_valid_signa
 
 
 def test_signature_is_checked_against_our_order_id_when_the_client_omits_its_own(
-    gateway: RazorpayGateway,
+    http: responses.RequestsMock, gateway: RazorpayGateway
 ) -> None:
+    http.get(f"{API}/payments/pay_1", json=_payment("pay_1", "captured"))
     data = {"razorpay_signature": _payment_signature("order_A", "pay_1")}
 
     info = gateway.verify_confirmation("order_A", 50_000, "INR", Confirmation(payment_id="pay_1", data=data))
@@ -188,9 +211,10 @@ def test_fetch_payment_reports_the_orders_best_attempt(
     assert http.calls[0].request.req_kwargs["timeout"] == 3.5
 
 
-def test_fetch_payment_is_failed_with_the_latest_reason_only_when_every_attempt_failed(
+def test_an_order_whose_attempts_all_failed_is_still_payable_with_the_latest_reason(
     http: responses.RequestsMock, gateway: RazorpayGateway
 ) -> None:
+    """A Razorpay order takes further attempts: failed attempts are not a failed order."""
     items = [
         _payment("pay_1", "failed", created_at=1, error_description="Insufficient balance"),
         _payment("pay_2", "failed", created_at=2, error_description="Payment declined by bank"),
@@ -200,7 +224,7 @@ def test_fetch_payment_is_failed_with_the_latest_reason_only_when_every_attempt_
     info = gateway.fetch_payment("order_A")
 
     assert info is not None
-    assert info.status is PaymentStatus.FAILED
+    assert info.status is PaymentStatus.PENDING
     assert (info.payment_id, info.failure_reason) == ("pay_2", "Payment declined by bank")
 
 
@@ -363,7 +387,7 @@ def test_payment_failed_webhook_carries_the_reason(gateway: RazorpayGateway) -> 
 
     parsed = gateway.parse_webhook(body, _signed(body))
 
-    assert parsed.kind is EventKind.PAYMENT_FAILED
+    assert parsed.kind is EventKind.PAYMENT_ATTEMPT_FAILED  # the order stays payable
     assert (parsed.order_id, parsed.payment_id, parsed.failure_reason) == (
         "order_A",
         "pay_1",
@@ -415,7 +439,7 @@ def test_payout_webhook_is_normalised_with_our_reference_in_the_payload(
     assert parsed.payload["reference"] == "wd-001"
 
 
-@pytest.mark.parametrize("event", ["order.paid", "payment.dispute.created", "subscription.charged"])
+@pytest.mark.parametrize("event", ["order.paid", "payment.dispute.under_review", "subscription.charged"])
 def test_unknown_webhook_is_ignored_but_still_verified(gateway: RazorpayGateway, event: str) -> None:
     body = _event(event, order={"id": "order_A"})
 

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from payments.core import clock
 from tests.support.api import Wallets
+from tests.support.fixtures import Travel
 
 
 def _sweep(aws: Any) -> dict:
@@ -35,14 +35,13 @@ def test_a_paid_deposit_without_webhook_or_confirm_is_credited_once(aws: Any, wa
 
 @pytest.mark.usefixtures("no_min_age")
 def test_an_unpaid_deposit_stays_pending_until_it_expires(
-    aws: Any, wallets: Wallets, user_id: str, monkeypatch: pytest.MonkeyPatch
+    aws: Any, wallets: Wallets, user_id: str, travel: Travel
 ) -> None:
     method_id = wallets.add_method(user_id)
     started = wallets.initiate(user_id, method_id).body
     _sweep(aws)
     assert wallets.transaction(user_id, started["transaction_id"])["status"] == "PENDING"
-    later = clock.utcnow() + timedelta(hours=25)
-    monkeypatch.setattr("payments.flows.sweeper.utcnow", lambda: later)
+    travel.forward(timedelta(hours=25))
     _sweep(aws)
     txn = wallets.transaction(user_id, started["transaction_id"])
     assert (txn["status"], txn["failure_reason"]) == ("FAILED", "expired: no payment was completed in time")

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,40 @@ def load_event(name: str, user_id: str | None = None, query: Any = _KEEP, **over
         event["multiValueQueryStringParameters"] = {key: [value] for key, value in (query or {}).items()} or None
     event.update(overrides)
     return event
+
+
+class Travel:
+    """Moves every module's "now" (payments.core.clock), as recovery jobs, limits and locks see it."""
+
+    def __init__(self) -> None:
+        from payments.core import clock
+
+        self._clock = clock
+        self.offset = timedelta(0)
+        clock.set_source(lambda: datetime.now(UTC) + self.offset)
+
+    def forward(self, delta: timedelta) -> None:
+        self.offset += delta
+
+    def to(self, moment: datetime) -> None:
+        """From now on the clock reads ``moment`` (and keeps running from there)."""
+        self.offset = moment - datetime.now(UTC)
+
+    def reset(self) -> None:
+        self._clock.set_source(None)
+
+
+@pytest.fixture
+def travel() -> Iterator[Travel]:
+    moved = Travel()
+    try:
+        yield moved
+    finally:
+        moved.reset()
+
+
+def run_job(deployment: Any, logical_id: str) -> Any:
+    """A scheduled function, invoked as EventBridge would."""
+    from local.schedules import scheduled_event
+
+    return deployment.runtime.invoke(logical_id, scheduled_event(logical_id, "us-east-1"))

@@ -33,22 +33,25 @@ def razorpay_payment_signature(order_id: str, payment_id: str) -> str:
     return hmac_hex(RAZORPAY_KEY_SECRET, f"{order_id}|{payment_id}")
 
 
-def _event_envelope(event: str, entity_name: str, entity: dict[str, Any], account: str) -> str:
+def _event_envelope(event: str, entities: dict[str, dict[str, Any]], account: str, age_s: int = 0) -> str:
     """Razorpay's webhook body (the Mock gateway sends the same shape)."""
     return json.dumps(
         {
             "entity": "event",
             "account_id": account,
             "event": event,
-            "contains": [entity_name],
-            "payload": {entity_name: {"entity": entity}},
-            "created_at": int(time.time()),
+            "contains": list(entities),
+            "payload": {name: {"entity": entity} for name, entity in entities.items()},
+            "created_at": int(time.time()) - age_s,
         }
     )
 
 
-def razorpay_webhook(event: str, entity_name: str, entity: dict[str, Any], event_id: str) -> tuple[str, dict[str, str]]:
-    body = _event_envelope(event, entity_name, entity, "acc_test")
+def razorpay_webhook(
+    event: str, entity_name: str, entity: dict[str, Any], event_id: str, **more: dict[str, Any]
+) -> tuple[str, dict[str, str]]:
+    """``more`` adds entities, e.g. ``payment=...`` beside a dispute, as Razorpay sends them."""
+    body = _event_envelope(event, {entity_name: entity, **more}, "acc_test")
     return body, {"X-Razorpay-Signature": hmac_hex(RAZORPAY_WEBHOOK_SECRET, body), "X-Razorpay-Event-Id": event_id}
 
 
@@ -67,6 +70,8 @@ def stripe_webhook(event_type: str, obj: dict[str, Any], event_id: str, age_s: i
     return body, {"Stripe-Signature": f"t={stamp},v1={hmac_hex(STRIPE_WEBHOOK_SECRET, f'{stamp}.{body}')}"}
 
 
-def mock_webhook(event: str, entity_name: str, entity: dict[str, Any], event_id: str) -> tuple[str, dict[str, str]]:
-    body = _event_envelope(event, entity_name, entity, "acc_mock")
+def mock_webhook(
+    event: str, entity_name: str, entity: dict[str, Any], event_id: str, age_s: int = 0
+) -> tuple[str, dict[str, str]]:
+    body = _event_envelope(event, {entity_name: entity}, "acc_mock", age_s)
     return body, {"X-Mock-Signature": hmac_hex(MOCK_WEBHOOK_SECRET, body), "X-Mock-Event-Id": event_id}

@@ -38,6 +38,7 @@ INTERNAL_SIGNALS = {
     "WalletRefused",
     "TransientGatewayError",
     "PayoutRejectedError",
+    "OrderNotAttached",
 }
 
 

@@ -53,6 +53,14 @@ class GatewayError(PaymentError):
     default_message = "Gateway processing error"
 
 
+class CurrencyMismatch(PaymentError):
+    """A wallet holds one currency; a movement in another is refused inside the ledger write."""
+
+    code = "CURRENCY_MISMATCH"
+    status = HTTPStatus.BAD_REQUEST
+    default_message = "This wallet holds another currency"
+
+
 class LimitExceeded(PaymentError):
     code = "PAY_005"
     status = HTTPStatus.FORBIDDEN

@@ -8,18 +8,29 @@ wallet never goes negative, and the debt is visible to operations (metric Charge
 
 from __future__ import annotations
 
+from payments.core.clock import Deadline, utcnow
 from payments.core.errors import InsufficientBalance, LedgerConflict
-from payments.ledger.errors import AlreadyApplied
+from payments.flows import recovery
+from payments.gateways import registry
+from payments.gateways.base import DisputeStatus, GatewayName
+from payments.gateways.errors import GatewayRejected, GatewayUnavailable
 from payments.ledger.types import TransactionStatus, TransactionType
 from payments.ledger.writer import Ledger, NewTransaction, StatusChange
 from payments.platform.observability import logger, metrics
-from payments.store.ledger_table import TransactionItem, current_wallet, find_by_order, find_by_reference, reference_key
+from payments.store.ledger_table import TransactionItem, current_wallet, find_by_order, find_by_reference
 
 
-def on_dispute_created(gateway: str, order_id: str | None, dispute_id: str, amount: int | None) -> str:
+def on_dispute_created(
+    gateway: str, order_id: str | None, dispute_id: str, amount: int | None, currency: str | None
+) -> str:
+    """Lock the disputed amount once; a re-delivery (even after the wallet changed) is a no-op."""
     deposit = find_by_order(gateway, order_id) if order_id else None
     if deposit is None:
         return "unknown_order"
+    if currency and currency.upper() != deposit.currency:
+        metrics.add_metric(name="DisputeEventMismatch", unit="Count", value=1)
+        logger.error("dispute currency differs from the deposit; not applied", extra={"dispute_id": dispute_id})
+        return "mismatch"
     disputed = amount if amount is not None else deposit.amount
     for _ in range(3):  # the wallet may change between reading it and locking: try again
         outcome = _lock_dispute(gateway, deposit, dispute_id, disputed, current_wallet(deposit.user_id).available)
@@ -47,21 +58,19 @@ def _lock_dispute(gateway: str, deposit: TransactionItem, dispute_id: str, dispu
             ("gateway", gateway),
             ("shortfall", shortfall),
             ("stage", "REVIEW" if shortfall else "DISPUTED"),
-            ("gsi1pk", reference_key(chargeback_id)),
+            *recovery.tracked(recovery.DISPUTE, chargeback_id, utcnow()),
         ),
+        referable=True,
     )
-    if locked == 0:  # nothing left to lock: the chargeback is recorded with its shortfall only
-        try:
+    try:
+        if locked == 0:  # nothing left to lock: the chargeback is recorded with its shortfall only
             Ledger().open(deposit.user_id, 0, change)
-        except LedgerConflict:
-            return "already_applied"
-    else:
-        try:
+        else:
             Ledger().lock(deposit.user_id, locked, change)
-        except AlreadyApplied:
-            return "already_applied"
-        except InsufficientBalance:
-            return None
+    except InsufficientBalance:
+        return None
+    except LedgerConflict:  # recorded before (this is a re-delivery): whatever was locked then stands
+        return "already_applied"
     if shortfall:
         metrics.add_metric(name="ChargebackShortfall", unit="Count", value=1)
         logger.error("chargeback exceeds the wallet", extra={"chargeback_id": chargeback_id, "shortfall": shortfall})
@@ -75,7 +84,11 @@ def on_dispute_closed(dispute_id: str, won: bool) -> str:
     locked = chargeback.amount
     to_status = TransactionStatus.REVERSED if won else TransactionStatus.COMPLETED
     change = StatusChange(
-        chargeback.txn_id, (TransactionStatus.PENDING,), to_status, attributes=(("stage", "WON" if won else "LOST"),)
+        chargeback.txn_id,
+        (TransactionStatus.PENDING,),
+        to_status,
+        currency=chargeback.currency,
+        attributes=(("stage", "WON" if won else "LOST"),),
     )
     ledger = Ledger()
     try:
@@ -85,6 +98,26 @@ def on_dispute_closed(dispute_id: str, won: bool) -> str:
             ledger.unlock(chargeback.user_id, locked, change)
         else:
             ledger.settle_locked(chargeback.user_id, locked, change)
-    except AlreadyApplied:
+    except LedgerConflict:  # closed before: a re-delivery
         return "already_applied"
     return "dispute_won" if won else "dispute_lost"
+
+
+def recover(chargeback: TransactionItem, deadline: Deadline) -> str:
+    """An open dispute the recovery job found due: ask the gateway whether it was decided (its
+    webhook may have been lost); still open ones are looked at again later."""
+    if chargeback.status != TransactionStatus.PENDING or not chargeback.dispute_id:
+        return "already_settled"
+    gateway = registry.build(GatewayName(chargeback.gateway or "mock"), timeout_s=deadline.budget(8.0, 2.0))
+    try:
+        status = gateway.dispute_status(chargeback.dispute_id)
+    except (GatewayUnavailable, GatewayRejected) as exc:
+        logger.warning(
+            "dispute recovery could not ask the gateway", extra={"dispute_id": chargeback.dispute_id, "error": str(exc)}
+        )
+        recovery.postpone(chargeback, recovery.DISPUTE)
+        return "gateway_error"
+    if status is DisputeStatus.OPEN:
+        recovery.postpone(chargeback, recovery.DISPUTE)
+        return "still_open"
+    return on_dispute_closed(chargeback.dispute_id, won=status is DisputeStatus.WON)

@@ -11,7 +11,7 @@ from payments.core.errors import PaymentError
 
 class PaymentDeclined(PaymentError):
     code = "PAYMENT_DECLINED"
-    status = 402
+    status = HTTPStatus.PAYMENT_REQUIRED
     default_message = "The payment was declined"
 
 
@@ -30,6 +30,14 @@ class SourceNotAllowed(PaymentError):
     code = "WEBHOOK_SOURCE_NOT_ALLOWED"
     status = HTTPStatus.FORBIDDEN
     default_message = "Webhook source address is not allowed"
+
+
+class WebhookNotMatched(PaymentError):
+    """A verified event for something we cannot find yet: the gateway retries, nothing is recorded."""
+
+    code = "WEBHOOK_RETRY_LATER"
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    default_message = "The event refers to a record that is not known yet; retry later"
 
 
 class TransientGatewayError(Exception):

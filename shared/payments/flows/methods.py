@@ -47,7 +47,14 @@ def _mask_label(label: str) -> str:
     return f"{name[:2]}***{at}{domain}" if at else f"{label[:2]}***{label[-2:]}"
 
 
-def add_method(user_id: str, method: NewMethod) -> PaymentMethodItem:
+def add_method(user_id: str, method: NewMethod, method_id: str | None = None) -> PaymentMethodItem:
+    """Seal and store a method. With ``method_id`` (from the client's Idempotency-Key) a retry
+    returns the method the first run stored."""
+    if method_id is not None:
+        try:
+            return PaymentMethodItem.get(user_pk(user_id), f"{METHOD_PREFIX}{method_id}", consistent_read=True)
+        except PaymentMethodItem.DoesNotExist:
+            pass
     if method.type not in SUPPORT[method.gateway]:
         raise InvalidRequest(f"{method.gateway} does not support {method.type}", field="type")
     if not _TOKEN.match(method.token) or method.token.isdigit():
@@ -56,7 +63,7 @@ def add_method(user_id: str, method: NewMethod) -> PaymentMethodItem:
         raise InvalidRequest("last_four must be exactly 4 digits", field="metadata.last_four")
     if len(list_methods(user_id)) >= MAX_METHODS_PER_USER:
         raise InvalidRequest(f"at most {MAX_METHODS_PER_USER} payment methods per user")
-    method_id = f"pm_{new_ulid().lower()}"
+    method_id = method_id or f"pm_{new_ulid().lower()}"
     item = PaymentMethodItem(
         user_pk(user_id),
         f"{METHOD_PREFIX}{method_id}",

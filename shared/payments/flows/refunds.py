@@ -1,10 +1,20 @@
-"""Refunds of completed deposits.
+"""Refunds of completed deposits, and the return of late money to its payer.
 
 A refund debits the wallet and raises the deposit's ``refunded`` counter in ONE ledger write;
 the counter's condition (``refunded <= amount - this refund``) makes over-refunding impossible
 even for concurrent requests, and the debit's guard refuses it with PAY_002 when the money was
-spent. Only then is the gateway asked (idempotency key = refund id). A gateway failure, now or
-later by webhook, reverses both in one write. ``refund.processed`` completes the refund.
+spent. The refund is PROCESSING, on the recovery job's list, before the gateway is asked (its
+idempotency key is the refund id). Then the gateway call has three outcomes:
+
+- it refunded (or accepted the refund): the gateway refund id is recorded; PROCESSED completes it;
+- it refused (a definite no): the refund is reversed - wallet credited back, counter lowered - once;
+- unknown (timeout, reset, 5xx): nothing else changes. The refund stays PROCESSING and the
+  recovery job asks the gateway by our reference, or re-sends the identical request under the
+  same key, until the gateway says which; ``refund.processed``/``refund.failed`` say it too.
+
+A refund the gateway reports failed after it succeeded (Stripe) is reversed the same way, once.
+A late payment over the KYC limit (:mod:`payments.flows.deposits`) is returned with the same
+machinery, as a refund that never touched the wallet.
 """
 
 from __future__ import annotations
@@ -13,32 +23,33 @@ from dataclasses import dataclass
 from typing import Any
 
 from payments.core.caller import Caller
-from payments.core.errors import GatewayError, InsufficientBalance, InvalidAmount, InvalidRequest, LedgerConflict
+from payments.core.clock import Deadline, utcnow
+from payments.core.errors import InsufficientBalance, InvalidAmount, InvalidRequest, LedgerConflict
 from payments.core.ids import new_ulid
 from payments.core.money import format_minor, parse_amount, to_minor
-from payments.flows import deposits
+from payments.flows import deposits, recovery
 from payments.gateways import registry
-from payments.gateways.base import GatewayName
+from payments.gateways.base import GatewayName, PaymentInfo, RefundResult
 from payments.gateways.errors import GatewayRejected, GatewayUnavailable
-from payments.ledger.errors import ExtraConditionFailed
+from payments.ledger.errors import DuplicateRecord, ExtraConditionFailed
 from payments.ledger.types import TransactionStatus, TransactionType
-from payments.ledger.writer import Extra, ExtraUpdate, Ledger, NewTransaction, StatusChange
+from payments.ledger.writer import Extra, ExtraPut, ExtraUpdate, Ledger, NewTransaction, StatusChange
 from payments.platform.observability import logger, metrics
-from payments.store.ledger_table import TransactionItem, find_by_reference, reference_key, txn_sk, user_pk
+from payments.store.ledger_table import TransactionItem, find_by_reference, txn_sk, user_pk
 
 PROCESSING, COMPLETED, FAILED = TransactionStatus.PROCESSING, TransactionStatus.COMPLETED, TransactionStatus.FAILED
 
 
 @dataclass(frozen=True)
 class RefundRequested:
-    """A refund the gateway accepted; ``status`` is where it stands (PROCESSING until its webhook)."""
+    """Where a refund stands: PROCESSING until the gateway says, then COMPLETED or FAILED."""
 
     refund_id: str
     deposit_id: str
     status: str
     amount: int
     currency: str
-    gateway_refund_id: str
+    gateway_refund_id: str | None
 
 
 def _refunded_counter(deposit: TransactionItem, delta: int) -> ExtraUpdate:
@@ -53,7 +64,23 @@ def _refunded_counter(deposit: TransactionItem, delta: int) -> ExtraUpdate:
     return ExtraUpdate(item, (TransactionItem.refunded.add(delta),), condition, "deposit")
 
 
-def request_refund(caller: Caller, deposit_id: str, amount: Any | None, reason: str | None) -> RefundRequested:
+def request_refund(
+    caller: Caller,
+    deposit_id: str,
+    amount: Any | None,
+    reason: str | None,
+    operation_id: str | None = None,
+    deadline: Deadline | None = None,
+) -> RefundRequested:
+    """Debit and record the refund, then send it. With ``operation_id`` (from the client's
+    Idempotency-Key) a retry resumes the refund it started: it is never debited or sent twice."""
+    deadline = deadline or Deadline()
+    refund_id = operation_id or f"rf_{new_ulid()}"
+    existing = _own(caller.user_id, refund_id) if operation_id else None
+    if existing is not None:
+        if existing.type != TransactionType.REFUND or existing.parent_txn_id != deposit_id:
+            raise InvalidRequest("This Idempotency-Key belongs to another operation")
+        return _progress(existing, deadline)
     deposit = deposits.load(caller.user_id, deposit_id)
     if deposit.status != COMPLETED or not deposit.gateway_payment_id:
         raise InvalidRequest("Only a completed deposit can be refunded", transaction_id=deposit_id)
@@ -61,8 +88,6 @@ def request_refund(caller: Caller, deposit_id: str, amount: Any | None, reason: 
     minor = remaining if amount is None else to_minor(parse_amount(amount))
     if minor <= 0 or minor > remaining:
         raise InvalidAmount(f"At most {format_minor(remaining)} of this deposit can still be refunded", field="amount")
-    refund_id = f"rf_{new_ulid()}"
-    ledger = Ledger()
     change = NewTransaction(
         refund_id,
         TransactionType.REFUND,
@@ -70,53 +95,210 @@ def request_refund(caller: Caller, deposit_id: str, amount: Any | None, reason: 
         currency=deposit.currency,
         description=reason or f"Refund of {deposit_id}",
         reference_id=deposit_id,
-        attributes=(("parent_txn_id", deposit_id), ("gateway", deposit.gateway), ("gsi1pk", reference_key(refund_id))),
+        attributes=(
+            ("parent_txn_id", deposit_id),
+            ("gateway", deposit.gateway),
+            ("wallet_debited", True),
+            *recovery.tracked(recovery.REFUND, refund_id, utcnow()),
+        ),
+        referable=True,
     )
     try:
-        ledger.debit(caller.user_id, minor, change, (_refunded_counter(deposit, minor),))
+        Ledger().debit(caller.user_id, minor, change, (_refunded_counter(deposit, minor),))
     except ExtraConditionFailed:
         raise InvalidAmount("This deposit cannot be refunded by that much any more", field="amount") from None
     except InsufficientBalance:
         raise InsufficientBalance("The wallet no longer holds the amount to refund") from None
-    gateway = registry.build(GatewayName(deposit.gateway or "mock"))
-    try:
-        result = gateway.refund(deposit.gateway_payment_id, minor, deposit.currency, refund_id)
-    except (GatewayUnavailable, GatewayRejected) as exc:
-        _reverse(caller.user_id, refund_id, f"gateway refused the refund: {exc}")
-        raise GatewayError("The gateway did not accept the refund; nothing was refunded", refund_id=refund_id) from None
-    TransactionItem(user_pk(caller.user_id), txn_sk(refund_id)).update(
-        actions=[TransactionItem.gateway_refund_id.set(result.refund_id)]
-    )
-    refund = TransactionItem.get(user_pk(caller.user_id), txn_sk(refund_id), consistent_read=True)
+    except LedgerConflict:  # the same operation, written by a request running at the same time
+        return _progress(_own(caller.user_id, refund_id) or _missing(refund_id), deadline)
     metrics.add_metric(name="RefundRequested", unit="Count", value=1)
-    return RefundRequested(refund_id, deposit_id, refund.status, minor, deposit.currency, result.refund_id)
+    return _progress(_own(caller.user_id, refund_id) or _missing(refund_id), deadline)
 
 
-def _reverse(user_id: str, refund_id: str, reason: str) -> bool:
-    """Give a failed refund back: credit the wallet and lower the deposit's counter, once."""
-    refund = TransactionItem.get(user_pk(user_id), txn_sk(refund_id), consistent_read=True)
-    deposit = TransactionItem.get(user_pk(user_id), txn_sk(refund.parent_txn_id or ""), consistent_read=True)
-    change = StatusChange(refund_id, (PROCESSING,), FAILED, failure_reason=reason)
+def _own(user_id: str, refund_id: str) -> TransactionItem | None:
     try:
-        Ledger().credit(user_id, refund.amount, change, (_refunded_counter(deposit, -refund.amount),))
-    except LedgerConflict:  # already reversed, or completed by the gateway: never credit twice
+        return TransactionItem.get(user_pk(user_id), txn_sk(refund_id), consistent_read=True)
+    except TransactionItem.DoesNotExist:
+        return None
+
+
+def _missing(refund_id: str) -> TransactionItem:
+    raise LedgerConflict("The refund record could not be read back", refund_id=refund_id)
+
+
+def _progress(refund: TransactionItem, deadline: Deadline) -> RefundRequested:
+    """Send a refund that was not sent (or whose sending has no known outcome), then report it."""
+    if refund.status == PROCESSING and not refund.gateway_refund_id:
+        send(refund, deadline)
+        refund = _own(refund.user_id, refund.txn_id) or refund
+    return RefundRequested(
+        refund.txn_id,
+        refund.parent_txn_id or "",
+        refund.status,
+        refund.amount,
+        refund.currency,
+        refund.gateway_refund_id,
+    )
+
+
+def send(refund: TransactionItem, deadline: Deadline) -> str:
+    """Ask the gateway to refund under our refund id; act only on a definite answer."""
+    deposit = TransactionItem.get(user_pk(refund.user_id), txn_sk(refund.parent_txn_id or ""), consistent_read=True)
+    gateway = registry.build(GatewayName(refund.gateway or deposit.gateway or "mock"), timeout_s=_budget(deadline))
+    try:
+        result = gateway.refund(deposit.gateway_payment_id or "", refund.amount, refund.currency, refund.txn_id)
+    except GatewayRejected as exc:
+        reverse(refund, f"the gateway refused the refund: {exc}")
+        return "refused"
+    except GatewayUnavailable as exc:
+        metrics.add_metric(name="RefundOutcomeUnknown", unit="Count", value=1)
+        logger.warning(
+            "refund outcome unknown; it stays in flight", extra={"refund_id": refund.txn_id, "error": str(exc)}
+        )
+        return "unknown"
+    return _record_sent(refund, result)
+
+
+def _budget(deadline: Deadline) -> float:
+    return deadline.budget(deposits.GATEWAY_TIMEOUT_S, deposits.RESERVE_S)
+
+
+def _record_sent(refund: TransactionItem, result: RefundResult) -> str:
+    """What the gateway answered: processed completes, failed reverses, pending waits."""
+    if result.status == "FAILED":
+        return "refund_reversed" if reverse(refund, "the gateway could not refund") else "already_applied"
+    attributes = (("gateway_refund_id", result.refund_id),)
+    if result.status == "PROCESSED":
+        return _complete(refund, attributes)
+    TransactionItem(refund.pk, refund.sk).update(
+        actions=[TransactionItem.gateway_refund_id.set(result.refund_id), TransactionItem.updated_at.set(utcnow())],
+        condition=TransactionItem.status == str(PROCESSING),
+    )
+    return "sent"
+
+
+def _complete(refund: TransactionItem, attributes: tuple[tuple[str, Any], ...], extra: tuple[Extra, ...] = ()) -> str:
+    change = StatusChange(refund.txn_id, (PROCESSING,), COMPLETED, attributes=attributes)
+    try:
+        Ledger().transition(refund.user_id, change, extra)
+    except DuplicateRecord:
+        raise
+    except LedgerConflict:  # completed or reversed before: a replay, nothing to do
+        return "already_applied"
+    return "refund_completed"
+
+
+def reverse(refund: TransactionItem, reason: str) -> bool:
+    """A refund that did not happen, or failed after it had: the money is ours again. A wallet
+    refund is credited back and the deposit's counter lowered, once (the reversal is the
+    refund's CREDIT entry); a returned late payment goes to review, since the payer has it neither
+    back nor in the wallet."""
+    fresh = _own(refund.user_id, refund.txn_id) or refund
+    if fresh.status not in (PROCESSING, COMPLETED):
         return False
-    logger.warning("refund reversed", extra={"refund_id": refund_id, "reason": reason})
+    change = StatusChange(fresh.txn_id, (PROCESSING, COMPLETED), FAILED, currency=fresh.currency, failure_reason=reason)
+    if fresh.wallet_debited is False:
+        try:
+            Ledger().transition(fresh.user_id, change)
+        except LedgerConflict:
+            return False
+        metrics.add_metric(name="LatePaymentReturnFailed", unit="Count", value=1)
+        logger.error("a late payment could not be returned; review it", extra={"refund_id": fresh.txn_id})
+        return True
+    deposit = TransactionItem.get(user_pk(fresh.user_id), txn_sk(fresh.parent_txn_id or ""), consistent_read=True)
+    try:
+        Ledger().credit(fresh.user_id, fresh.amount, change, (_refunded_counter(deposit, -fresh.amount),))
+    except LedgerConflict:  # reversed already: never credit twice
+        return False
+    logger.warning("refund reversed", extra={"refund_id": fresh.txn_id, "reason": reason})
     return True
 
 
-def on_refund_event(reference: str | None, processed: bool, reason: str | None, extra: tuple[Extra, ...]) -> str:
-    """``refund.processed`` completes a refund; ``refund.failed`` reverses it. Once each."""
-    refund = find_by_reference(reference) if reference else None
+def on_refund_event(
+    event_reference: str | None,
+    processed: bool,
+    reason: str | None,
+    amount: int | None,
+    currency: str | None,
+    gateway_refund_id: str | None,
+) -> str:
+    """``refund.processed`` completes a refund; ``refund.failed`` reverses it (also after it had
+    completed). Once each; an amount or currency other than ours is not applied."""
+    refund = find_by_reference(event_reference) if event_reference else None
     if refund is None or refund.type != TransactionType.REFUND:
         return "unknown_refund"
+    if (amount is not None and amount != refund.amount) or (currency and currency.upper() != refund.currency):
+        metrics.add_metric(name="RefundEventMismatch", unit="Count", value=1)
+        logger.error("refund event differs from our refund; not applied", extra={"refund_id": refund.txn_id})
+        return "mismatch"
     if processed:
-        change = StatusChange(refund.txn_id, (PROCESSING,), COMPLETED)
-        try:
-            Ledger().transition(refund.user_id, change, extra)
-        except LedgerConflict:  # completed or reversed before: a replay, nothing to do
-            return "already_applied"
-        return "refund_completed"
-    return (
-        "refund_reversed" if _reverse(refund.user_id, refund.txn_id, reason or "refund failed") else "already_applied"
+        return _complete(refund, (("gateway_refund_id", gateway_refund_id),) if gateway_refund_id else ())
+    return "refund_reversed" if reverse(refund, reason or "refund failed") else "already_applied"
+
+
+def return_late_payment(deposit: TransactionItem, info: PaymentInfo, extra: tuple[ExtraPut, ...]) -> str:
+    """Send a payment back that arrived after its deposit closed and would exceed the KYC
+    limits: the deposit becomes REVERSED and a refund that never touches the wallet is sent,
+    with every guarantee of a refund (in flight until the gateway answers)."""
+    return_id = f"ret_{deposit.txn_id}"
+    change = NewTransaction(
+        return_id,
+        TransactionType.REFUND,
+        PROCESSING,
+        currency=deposit.currency,
+        description=f"Late payment for {deposit.txn_id} returned: over the KYC limit",
+        reference_id=deposit.txn_id,
+        attributes=(
+            ("parent_txn_id", deposit.txn_id),
+            ("gateway", deposit.gateway),
+            ("wallet_debited", False),
+            *recovery.tracked(recovery.REFUND, return_id, utcnow()),
+        ),
+        referable=True,
     )
+    reversed_deposit = ExtraUpdate(
+        TransactionItem(deposit.pk, deposit.sk),
+        (
+            TransactionItem.status.set(str(TransactionStatus.REVERSED)),
+            TransactionItem.gateway_payment_id.set(info.payment_id),
+            TransactionItem.failure_reason.set("paid after the deposit closed; over the KYC limit, returned"),
+            TransactionItem.updated_at.set(utcnow()),
+        ),
+        TransactionItem.status == str(FAILED),
+        "deposit",
+    )
+    try:
+        Ledger().open(deposit.user_id, deposit.amount, change, extra=(*extra, reversed_deposit))
+    except DuplicateRecord:
+        raise
+    except LedgerConflict:
+        return "already_applied"
+    metrics.add_metric(name="LatePaymentReturned", unit="Count", value=1)
+    logger.warning(
+        "a payment arrived after its deposit closed, over the limit: returned", extra={"transaction_id": deposit.txn_id}
+    )
+    returned = _own(deposit.user_id, return_id)
+    if returned is not None:
+        send(returned, Deadline())
+    return "returned"
+
+
+def recover(refund: TransactionItem, deadline: Deadline) -> str:
+    """A PROCESSING refund the recovery job found due: ask the gateway by our reference; a refund
+    it does not know was never made, so it is sent now (same key); pending ones wait."""
+    if refund.status != PROCESSING:
+        return "already_settled"
+    deposit = TransactionItem.get(user_pk(refund.user_id), txn_sk(refund.parent_txn_id or ""), consistent_read=True)
+    gateway = registry.build(GatewayName(refund.gateway or deposit.gateway or "mock"), timeout_s=_budget(deadline))
+    try:
+        found = gateway.find_refund(deposit.gateway_payment_id or "", refund.txn_id)
+    except (GatewayUnavailable, GatewayRejected) as exc:
+        logger.warning(
+            "refund recovery could not ask the gateway", extra={"refund_id": refund.txn_id, "error": str(exc)}
+        )
+        recovery.postpone(refund, recovery.REFUND)
+        return "gateway_error"
+    outcome = send(refund, deadline) if found is None else _record_sent(refund, found)
+    if outcome in ("unknown", "sent"):
+        recovery.postpone(refund, recovery.REFUND)
+    return outcome

@@ -17,6 +17,7 @@ from payments.core.errors import InvalidRequest, NotFound
 from payments.kyc.levels import effective_level
 from payments.kyc.tiers import day_period, limits_for, month_period
 from payments.ledger.types import TransactionStatus, TransactionType
+from payments.platform.settings import settings
 from payments.store.ledger_table import (
     TXN_PREFIX,
     TransactionItem,
@@ -67,7 +68,7 @@ def get_balance(user_id: str, kyc_level: KycLevel, now: datetime | None = None) 
     daily_used = wallet.daily_used if wallet.daily_period == day_period(now) else 0
     monthly_used = wallet.monthly_used if wallet.monthly_period == month_period(now) else 0
     return BalanceView(
-        currency=wallet.currency,
+        currency=wallet.currency or settings.wallet_currency,
         balance=wallet.balance,
         locked=wallet.locked,
         available=wallet.available,

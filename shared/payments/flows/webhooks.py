@@ -1,10 +1,15 @@
 """Gateway webhooks: verify the signature on the raw body first, then (optionally) the source IP,
-then record the event once by its id and apply it through the same path as confirm.
+then apply the event once, through the same paths as confirm, the saga and the recovery jobs.
 
-The event record and the money movement it causes are one DynamoDB transaction, so a replayed
-event is refused by its record and can never credit twice, and a crash between "seen" and
-"applied" cannot happen. Events we do not act on are still recorded (the spec's PaymentWebhook)
-and answered 2xx at once, so the gateway stops retrying them.
+An event is recorded as seen only when it was applied or does not apply: a payment event's record
+is written in the same DynamoDB transaction as the credit it causes (a replay is refused by it);
+other events are applied first - each operation is idempotent by itself - and recorded after, so
+a crash in between only means the gateway's retry applies it again, harmlessly.
+
+What the gateway sees: 2xx for anything applied, already applied, or not applicable (a
+mismatch, an ignored type, an event older than an hour for something that is not ours); 503 for
+an event we cannot match *yet* and for transient failures, so the gateway retries. Never 4xx for
+a verified event: a gateway retries those forever or drops them.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from datetime import timedelta
 
 from pynamodb.exceptions import PutError
 
-from payments.core.clock import utcnow
+from payments.core.clock import epoch_seconds, utcnow
 from payments.flows import deposits
-from payments.flows.errors import SourceNotAllowed, WebhookRefused
+from payments.flows.errors import SourceNotAllowed, WebhookNotMatched, WebhookRefused
 from payments.gateways.base import EventKind, PaymentGateway, PaymentInfo, PaymentStatus, WebhookEvent
 from payments.gateways.errors import GatewayRejected, SignatureInvalid
 from payments.guards import rate_limits
@@ -37,8 +42,13 @@ _PAYOUT_OUTCOME = {
 }
 _PAYMENT_STATUS = {
     EventKind.PAYMENT_CAPTURED: PaymentStatus.CAPTURED,
+    EventKind.PAYMENT_AUTHORIZED: PaymentStatus.AUTHORIZED,
+    EventKind.PAYMENT_ATTEMPT_FAILED: PaymentStatus.PENDING,
     EventKind.PAYMENT_FAILED: PaymentStatus.FAILED,
 }
+_UNMATCHED = frozenset({"unknown_order", "unknown_refund", "unknown_withdrawal", "unknown_dispute"})
+#: An event we cannot match is retried (503) while younger than this; older ones are not ours.
+MATCH_GRACE_S = 3600
 
 
 @dataclass(frozen=True)
@@ -114,18 +124,28 @@ def _save_alone(record: WebhookEventItem) -> str:
 
 
 def _apply_other(event: WebhookEvent) -> str:
-    """Payout, refund and dispute events. Each operation is idempotent by itself (ledger entry keys,
-    conditional status moves, claimed task tokens), so the event is applied first and recorded
-    after: a crash in between means the gateway's retry applies it again, harmlessly."""
+    """Payout, refund and dispute events; each operation is idempotent by itself (ledger entry
+    keys, conditional status moves, claimed task tokens)."""
     from payments.flows import chargebacks, refunds, withdrawals
 
     kind = event.kind
     if kind in _PAYOUT_OUTCOME:
-        return withdrawals.on_payout_event(event.reference, _PAYOUT_OUTCOME[kind], event.failure_reason)
+        return withdrawals.on_payout_event(
+            event.reference, _PAYOUT_OUTCOME[kind], event.failure_reason, event.amount_minor, event.currency
+        )
     if kind in (EventKind.REFUND_PROCESSED, EventKind.REFUND_FAILED):
-        return refunds.on_refund_event(event.reference, kind is EventKind.REFUND_PROCESSED, event.failure_reason, ())
+        return refunds.on_refund_event(
+            event.reference,
+            kind is EventKind.REFUND_PROCESSED,
+            event.failure_reason,
+            event.amount_minor,
+            event.currency,
+            event.refund_id,
+        )
     if kind is EventKind.DISPUTE_CREATED and event.dispute_id:
-        return chargebacks.on_dispute_created(event.gateway.value, event.order_id, event.dispute_id, event.amount_minor)
+        return chargebacks.on_dispute_created(
+            event.gateway.value, event.order_id, event.dispute_id, event.amount_minor, event.currency
+        )
     if kind in (EventKind.DISPUTE_WON, EventKind.DISPUTE_LOST) and event.dispute_id:
         return chargebacks.on_dispute_closed(event.dispute_id, won=kind is EventKind.DISPUTE_WON)
     return "ignored" if kind is EventKind.IGNORED else "not_handled"
@@ -133,17 +153,30 @@ def _apply_other(event: WebhookEvent) -> str:
 
 def _apply(event: WebhookEvent, raw_body: str) -> tuple[str, str | None]:
     status = _PAYMENT_STATUS.get(event.kind)
-    if status is None or not event.order_id:
-        outcome = _apply_other(event)
-        saved = _save_alone(_record(event, raw_body, outcome, event.reference))
-        return ("duplicate" if saved == "duplicate" else outcome), event.reference
-    txn = find_by_order(event.gateway.value, event.order_id)
+    if status is not None and event.order_id:
+        return _apply_payment(event, raw_body, status)
+    outcome = _apply_other(event)
+    if outcome in _UNMATCHED and (event.reference or event.order_id or event.dispute_id):
+        _retry_unless_old(event)
+    saved = _save_alone(_record(event, raw_body, outcome, event.reference))
+    return ("duplicate" if saved == "duplicate" else outcome), event.reference
+
+
+def _retry_unless_old(event: WebhookEvent) -> None:
+    """An event for something we do not know: not recorded, answered 503 while it is young (the
+    record it refers to may be a moment behind it); after an hour it is not ours."""
+    if event.occurred_at is not None and epoch_seconds() - event.occurred_at < MATCH_GRACE_S:
+        raise WebhookNotMatched(event_id=event.event_id)
+
+
+def _apply_payment(event: WebhookEvent, raw_body: str, status: PaymentStatus) -> tuple[str, str | None]:
+    txn = find_by_order(event.gateway.value, event.order_id or "")
     if txn is None:
-        # Not ours, or written so recently the index has not caught up: the sweeper settles it.
+        _retry_unless_old(event)
         return _save_alone(_record(event, raw_body, "unknown_order", None)), None
     info = PaymentInfo(
         payment_id=event.payment_id or "",
-        order_id=event.order_id,
+        order_id=event.order_id or "",
         status=status,
         amount_minor=event.amount_minor if event.amount_minor is not None else -1,
         currency=event.currency or "",
@@ -154,8 +187,8 @@ def _apply(event: WebhookEvent, raw_body: str) -> tuple[str, str | None]:
         outcome = deposits.settle(txn, info, extra=(ExtraPut(applied, "webhook"),))
     except DuplicateRecord:
         return "duplicate", txn.txn_id
-    if outcome in ("credited", "failed"):
-        return outcome, txn.txn_id
-    # Nothing moved (already settled by confirm/sweeper, still pending, or a mismatch): record it.
+    if outcome in ("credited", "failed", "returned"):
+        return outcome, txn.txn_id  # recorded in the same write as the money
+    # Nothing moved (settled before, still pending, or a mismatch): record it as seen.
     result = _save_alone(_record(event, raw_body, outcome, txn.txn_id))
     return result, txn.txn_id

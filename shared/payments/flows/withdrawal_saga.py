@@ -3,19 +3,18 @@
 Every path ends in exactly one of SETTLE (locked -> paid out) or UNLOCK (locked -> available),
 both keyed by the withdrawal so a retried step or a duplicate webhook cannot apply them twice.
 Waiting states keep their task token on the withdrawal; whoever resumes them (payout webhook,
-admin) first removes the token with a condition, so a saga is resumed exactly once.
+admin, recovery job) first claims it with a condition, so a saga is resumed exactly once.
 """
 
 from __future__ import annotations
 
-from contextlib import suppress
 from decimal import Decimal
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
 from payments.core.caller import KycLevel
-from payments.core.clock import utcnow
+from payments.core.clock import Deadline, utcnow
 from payments.core.money import to_minor
 from payments.flows import methods, withdrawals
 from payments.flows.errors import PayoutRejectedError, TransientGatewayError
@@ -23,10 +22,8 @@ from payments.gateways import registry
 from payments.gateways.base import GatewayName, MethodType, PayoutRequest
 from payments.gateways.errors import GatewayRejected, GatewayUnavailable
 from payments.kyc.tiers import limits_for
-from payments.ledger.errors import AlreadyApplied
 from payments.ledger.types import TransactionStatus
-from payments.ledger.writer import Ledger, StatusChange
-from payments.platform.observability import logger, metrics
+from payments.platform.observability import logger
 from payments.platform.settings import settings
 from payments.store.ledger_table import TransactionItem, txn_sk, user_pk
 
@@ -55,12 +52,15 @@ def risk_check(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _set_stage(withdrawal: dict[str, Any], stage: str, token: str | None, to_status: TransactionStatus) -> None:
-    """Record where the saga waits and how to resume it, only while the withdrawal is open."""
+    """Record where the saga waits and how to resume it, only while the withdrawal is open. A new
+    token clears any claim of the token before it."""
     item = TransactionItem(user_pk(withdrawal["user_id"]), txn_sk(withdrawal["id"]))
     actions: list[Any] = [
         TransactionItem.stage.set(stage),
         TransactionItem.status.set(str(to_status)),
         TransactionItem.updated_at.set(utcnow()),
+        TransactionItem.task_claim.remove(),
+        TransactionItem.claimed_at.remove(),
     ]
     actions.append(TransactionItem.task_token.set(token) if token else TransactionItem.task_token.remove())
     try:
@@ -72,7 +72,8 @@ def _set_stage(withdrawal: dict[str, Any], stage: str, token: str | None, to_sta
 
 
 def await_decision(event: dict[str, Any]) -> dict[str, Any]:
-    """Store the task token; the execution waits until an admin approves or rejects."""
+    """Store the task token; the execution waits until an admin (or the gateway's answer, in
+    manual review) decides."""
     withdrawal = event["withdrawal"]
     current = withdrawals.load(withdrawal["user_id"], withdrawal["id"])
     _set_stage(withdrawal, event["stage"], event["task_token"], TransactionStatus(current.status))
@@ -81,7 +82,9 @@ def await_decision(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def request_payout(event: dict[str, Any]) -> dict[str, Any]:
-    """Store the task token FIRST (a fast webhook must find it), then ask the gateway to pay out."""
+    """Store the task token FIRST (a fast webhook must find it), then ask the gateway to pay out
+    under our withdrawal id. A refusal releases the funds; an unknown outcome is retried with the
+    same key (the gateway answers with the first result) and then verified by our reference."""
     withdrawal = event["withdrawal"]
     _set_stage(withdrawal, "PAYOUT_REQUESTED", event["task_token"], TransactionStatus.PROCESSING)
     item = withdrawals.load(withdrawal["user_id"], withdrawal["id"])
@@ -94,6 +97,7 @@ def request_payout(event: dict[str, Any]) -> dict[str, Any]:
         method_type=MethodType(method.type),
         destination_token=methods.method_token(method),
         description=item.description,
+        customer_id=withdrawal["user_id"],
     )
     try:
         result = gateway.payout(request)
@@ -101,34 +105,39 @@ def request_payout(event: dict[str, Any]) -> dict[str, Any]:
         raise TransientGatewayError(str(exc)) from None
     except GatewayRejected as exc:
         raise PayoutRejectedError(str(exc)) from None
-    TransactionItem(user_pk(withdrawal["user_id"]), txn_sk(withdrawal["id"])).update(
-        actions=[TransactionItem.gateway_payout_id.set(result.payout_id)]
-    )
+    try:
+        TransactionItem(user_pk(withdrawal["user_id"]), txn_sk(withdrawal["id"])).update(
+            actions=[TransactionItem.gateway_payout_id.set(result.payout_id)],
+            condition=TransactionItem.status.is_in(*withdrawals.OPEN),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
     return {"payout_id": result.payout_id, "status": result.status}
 
 
 def verify_payout(event: dict[str, Any]) -> dict[str, Any]:
-    """After a timeout or an error while waiting: ask the gateway where the payout stands."""
+    """After a timeout or an error while waiting: ask the gateway where the payout stands, by its
+    id or, when no id was recorded, by our reference. "not_sent" only when the gateway confirms
+    it has no payout for us; when it cannot be asked, the step fails and the saga retries."""
     withdrawal = event["withdrawal"]
     item = withdrawals.load(withdrawal["user_id"], withdrawal["id"])
-    if not item.gateway_payout_id:
-        return {"outcome": "not_sent"}
-    try:
-        result = registry.build(GatewayName(item.gateway or "mock")).payout_status(item.gateway_payout_id)
-    except GatewayUnavailable as exc:
-        raise TransientGatewayError(str(exc)) from None
-    outcome = {"PROCESSED": "processed", "FAILED": "failed"}.get(result.status, "pending")
-    return {"outcome": outcome, "gateway_status": result.status}
+    outcome = withdrawals.payout_outcome(item, Deadline())
+    if outcome == "unknown":
+        raise TransientGatewayError(f"payout of {item.txn_id} could not be verified")
+    return {"outcome": {"not_requested": "not_sent"}.get(outcome, outcome)}
 
 
 def settle(event: dict[str, Any]) -> dict[str, Any]:
+    """Locked -> paid out, once; a withdrawal settled before (a retried step, or the webhook
+    applied it) is done."""
     withdrawal = event["withdrawal"]
-    change = StatusChange(
-        withdrawal["id"], withdrawals.OPEN, TransactionStatus.COMPLETED, attributes=(("stage", "SETTLED"),)
-    )
-    with suppress(AlreadyApplied):  # a retried step: it was settled already
-        Ledger().settle_locked(withdrawal["user_id"], withdrawal["amount"], change)
-    metrics.add_metric(name="WithdrawalSettled", unit="Count", value=1)
+    item = withdrawals.load(withdrawal["user_id"], withdrawal["id"])
+    if item.status == TransactionStatus.COMPLETED:
+        return {"settled": True}
+    if item.status not in withdrawals.OPEN:
+        raise PayoutRejectedError(f"withdrawal {item.txn_id} was released; its payout needs review")
+    withdrawals.settle_funds(withdrawal["user_id"], withdrawal["id"], withdrawal["amount"], withdrawal["currency"])
     return {"settled": True}
 
 
@@ -140,16 +149,20 @@ def _release_reason(event: dict[str, Any]) -> tuple[TransactionStatus, str]:
     payout = event.get("payout") or {}
     if payout.get("outcome") in ("failed", "reversed"):
         return TransactionStatus.FAILED, payout.get("reason") or f"payout {payout['outcome']}"
+    if (event.get("verify") or {}).get("outcome") in ("failed", "not_sent"):
+        return TransactionStatus.FAILED, "the gateway confirms no payout was made"
     error = event.get("error") or {}
-    if error.get("Error") == "States.Timeout":
-        return TransactionStatus.FAILED, "no payout confirmation in time; the payout was not made"
     if error:
         return TransactionStatus.FAILED, f"withdrawal could not be completed ({error.get('Error')})"
     return TransactionStatus.FAILED, "payout failed"
 
 
 def release(event: dict[str, Any]) -> dict[str, Any]:
+    """Locked -> available, once; a withdrawal already final is done (released or settled by the
+    webhook or the recovery job - never both: the other's ledger write is refused)."""
     withdrawal = event["withdrawal"]
     to_status, reason = _release_reason(event)
-    withdrawals.release_funds(withdrawal["user_id"], withdrawal["id"], withdrawal["amount"], to_status, reason)
+    withdrawals.release_funds(
+        withdrawal["user_id"], withdrawal["id"], withdrawal["amount"], withdrawal["currency"], to_status, reason
+    )
     return {"released": True, "reason": reason}

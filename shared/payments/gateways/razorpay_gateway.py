@@ -1,8 +1,12 @@
-"""Razorpay adapter: orders and checkout signatures, refunds, RazorpayX payouts, webhooks.
+"""Razorpay adapter: orders and checkout signatures, capture, refunds, RazorpayX payouts,
+disputes and webhooks.
 
-Razorpay dedupes neither orders nor refunds: our reference travels as the ``receipt`` so a retried
-create can be matched up by hand, but only the caller's stored order id prevents a second order.
-RazorpayX payouts are deduped by Razorpay through the ``X-Payout-Idempotency`` header.
+Idempotency: refunds carry ``X-Refund-Idempotency`` and RazorpayX payouts ``X-Payout-Idempotency``
+(both our reference), so a retried write returns the first result; both can also be found again
+by our reference (a refund's ``receipt``, a payout's ``reference_id``). Orders are not deduped by
+Razorpay: the caller keeps the order id it got and never creates a second order for a deposit
+that has one. Razorpay has no API to cancel an order, so a payment can arrive after we closed a
+deposit; the deposit flow treats it as late money.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import razorpay
@@ -17,6 +22,7 @@ import requests
 
 from payments.gateways.base import (
     Confirmation,
+    DisputeStatus,
     EventKind,
     GatewayName,
     MethodType,
@@ -55,8 +61,17 @@ _REFUND_STATUS = {"processed": "PROCESSED", "failed": "FAILED"}
 _PAYMENT_EVENTS = {
     "payment.captured": EventKind.PAYMENT_CAPTURED,
     "payment.authorized": EventKind.PAYMENT_AUTHORIZED,
-    "payment.failed": EventKind.PAYMENT_FAILED,
+    # One attempt failed; a Razorpay order takes further attempts, so the deposit stays open.
+    "payment.failed": EventKind.PAYMENT_ATTEMPT_FAILED,
 }
+_DISPUTE_EVENTS = {
+    "payment.dispute.created": EventKind.DISPUTE_CREATED,
+    "payment.dispute.won": EventKind.DISPUTE_WON,
+    "payment.dispute.lost": EventKind.DISPUTE_LOST,
+    # Fraud-phase disputes closed without a decision: Razorpay deducts nothing (amount_deducted 0).
+    "payment.dispute.closed": EventKind.DISPUTE_WON,
+}
+_DISPUTE_STATUS = {"won": DisputeStatus.WON, "closed": DisputeStatus.WON, "lost": DisputeStatus.LOST}
 _REFUND_EVENTS = {"refund.processed": EventKind.REFUND_PROCESSED, "refund.failed": EventKind.REFUND_FAILED}
 _PAYOUT_EVENTS = {
     "payout.processed": EventKind.PAYOUT_PROCESSED,
@@ -96,9 +111,13 @@ class RazorpayGateway:
                 "notes": {"reference": request.reference, "customer_id": request.customer_id},
             },
         )
+        return self.reopen_order(order["id"], request)
+
+    def reopen_order(self, order_id: str, request: OrderRequest) -> Order:
+        """Everything checkout.js needs is the order id and our key id: no call."""
         return Order(
             gateway=self.name,
-            order_id=order["id"],
+            order_id=order_id,
             amount_minor=request.amount_minor,
             currency=request.currency,
             checkout_url=CHECKOUT_URL,
@@ -108,7 +127,9 @@ class RazorpayGateway:
     def verify_confirmation(
         self, order_id: str, amount_minor: int, currency: str, confirmation: Confirmation
     ) -> PaymentInfo:
-        """Checkout's HMAC over OUR order id and the payment id proves the payment; no HTTP call."""
+        """Checkout's HMAC over OUR order id and the payment id proves the payment belongs to the
+        order; the payment itself is then fetched, because an authorized payment is not money yet
+        (manual-capture accounts): it is captured here, and only a captured payment is CAPTURED."""
         if confirmation.data.get("razorpay_order_id", order_id) != order_id:
             raise SignatureInvalid("razorpay: the confirmation is for another order")
         signature = confirmation.data.get("razorpay_signature")
@@ -123,41 +144,61 @@ class RazorpayGateway:
             )
         except razorpay.errors.SignatureVerificationError as exc:
             raise SignatureInvalid("razorpay: payment signature does not verify") from exc
-        return PaymentInfo(
-            payment_id=confirmation.payment_id,
-            order_id=order_id,
-            status=PaymentStatus.CAPTURED,
-            amount_minor=amount_minor,
-            currency=currency,
-        )
+        payment = self._call(self._client.payment.fetch, confirmation.payment_id)
+        if payment.get("order_id") != order_id:
+            raise SignatureInvalid("razorpay: the payment belongs to another order")
+        info = _payment_info(payment, order_id)
+        if info.status is PaymentStatus.AUTHORIZED:
+            return self.capture_payment(confirmation.payment_id, amount_minor, currency)
+        return info
 
     def fetch_payment(self, order_id: str) -> PaymentInfo | None:
-        """The order's best payment attempt: captured, else authorized, else failed once all failed."""
+        """The order's best payment attempt: captured, else authorized, else the latest one (a
+        failed attempt leaves the order payable: PENDING with its reason)."""
         items = self._call(self._client.order.payments, order_id, {}).get("items", [])
         if not items:
             return None
-        payment, status = _best_attempt(items)
-        return PaymentInfo(
-            payment_id=payment["id"],
-            order_id=order_id,
-            status=status,
-            amount_minor=payment["amount"],
-            currency=payment["currency"].upper(),
-            failure_reason=payment.get("error_description") if status is PaymentStatus.FAILED else None,
-        )
+        return _payment_info(_best_attempt(items), order_id)
+
+    def capture_payment(self, payment_id: str, amount_minor: int, currency: str) -> PaymentInfo:
+        """Capture an authorized payment for exactly our amount; "already captured" and other
+        refusals are answered by fetching the payment again and reporting what it is now."""
+        try:
+            payment = self._call(self._client.payment.capture, payment_id, amount_minor, {"currency": currency})
+        except GatewayRejected:
+            payment = self._call(self._client.payment.fetch, payment_id)
+        return _payment_info(payment, payment.get("order_id") or "")
+
+    def close_order(self, order_id: str) -> PaymentInfo | None:
+        """Razorpay cannot cancel an order: report a capture (capturing an authorization), else
+        that nothing was captured (FAILED); a later payment is late money for the caller."""
+        info = self.fetch_payment(order_id)
+        if info is not None and info.status is PaymentStatus.AUTHORIZED:
+            info = self.capture_payment(info.payment_id, info.amount_minor, info.currency)
+        if info is not None and info.status is PaymentStatus.CAPTURED:
+            return info
+        reason = (info.failure_reason if info else None) or "expired: no payment was completed in time"
+        amount, currency = (info.amount_minor, info.currency) if info else (0, "")
+        return PaymentInfo(info.payment_id if info else "", order_id, PaymentStatus.FAILED, amount, currency, reason)
 
     def refund(self, payment_id: str, amount_minor: int, currency: str, reference: str) -> RefundResult:
-        """Refunds in the payment's own currency; the receipt carries our reference (not deduped)."""
+        """Refunds in the payment's own currency, idempotent on our reference (also its receipt)."""
         refund = self._call(
             self._client.payment.refund,
             payment_id,
             {"amount": amount_minor, "receipt": reference, "notes": {"reference": reference}},
+            headers={"X-Refund-Idempotency": reference},
         )
-        return RefundResult(
-            refund_id=refund["id"],
-            status=_REFUND_STATUS.get(refund.get("status"), "PENDING"),
-            amount_minor=refund["amount"],
-        )
+        return _refund_result(refund)
+
+    def find_refund(self, payment_id: str, reference: str) -> RefundResult | None:
+        """Razorpay lists a payment's refunds; ours is the one whose receipt is our reference."""
+        listed = self._call(self._client.payment.fetch_multiple_refund, payment_id, {"count": 100})
+        for refund in listed.get("items", []):
+            notes = refund.get("notes") if isinstance(refund.get("notes"), dict) else {}
+            if reference in (refund.get("receipt"), notes.get("reference")):
+                return _refund_result(refund)
+        return None
 
     def payout(self, request: PayoutRequest) -> PayoutResult:
         """A RazorpayX payout to a fund account, deduped by Razorpay on our reference."""
@@ -180,12 +221,31 @@ class RazorpayGateway:
         if narration:
             body["narration"] = narration
         payout = self._call(self._client.post, PAYOUTS_PATH, body, headers={"X-Payout-Idempotency": request.reference})
-        return PayoutResult(payout_id=payout["id"], status=_PAYOUT_STATUS.get(payout["status"], "PENDING"))
+        return _payout_result(payout)
 
     def payout_status(self, payout_id: str) -> PayoutResult:
         """Where a payout stands, for a withdrawal whose webhook never came."""
-        payout = self._call(self._client.get, f"{PAYOUTS_PATH}/{payout_id}", {})
-        return PayoutResult(payout_id=payout["id"], status=_PAYOUT_STATUS.get(payout["status"], "PENDING"))
+        return _payout_result(self._call(self._client.get, f"{PAYOUTS_PATH}/{payout_id}", {}))
+
+    def find_payout(self, reference: str, since: datetime) -> PayoutResult | None:
+        """RazorpayX filters payouts by ``reference_id``: none listed means none was made."""
+        if self._payout_account_number is None:
+            raise GatewayRejected("razorpay: no RazorpayX account number configured for payouts")
+        params = {"account_number": self._payout_account_number, "reference_id": reference, "count": 100}
+        items = [
+            item
+            for item in self._call(self._client.get, PAYOUTS_PATH, params).get("items", [])
+            if item.get("reference_id") == reference
+        ]
+        if not items:
+            return None
+        # With one idempotency key there is one payout; if several ever exist, a paid one wins.
+        items.sort(key=lambda item: _PAYOUT_STATUS.get(item.get("status"), "PENDING") != "PROCESSED")
+        return _payout_result(items[0])
+
+    def dispute_status(self, dispute_id: str) -> DisputeStatus:
+        dispute = self._call(self._client.dispute.fetch, dispute_id)
+        return _DISPUTE_STATUS.get(dispute.get("status", ""), DisputeStatus.OPEN)
 
     def parse_webhook(self, raw_body: str, headers: Mapping[str, str]) -> WebhookEvent:
         """Verify X-Razorpay-Signature over the raw body, then normalise the event.
@@ -213,7 +273,8 @@ class RazorpayGateway:
             raise GatewayRejected(f"razorpay: malformed webhook event: {exc!r}") from exc
 
     def _call(self, operation: Callable[..., Any], *args: Any, **options: Any) -> dict[str, Any]:
-        """Every HTTP call goes through here, so each carries the timeout and the same error mapping."""
+        """Every HTTP call goes through here, so each carries the timeout and the same mapping to
+        the three outcomes: an answer, a definite no (GatewayRejected), or unknown (Unavailable)."""
         try:
             return operation(*args, timeout=self._timeout_s, **options)
         except (
@@ -224,6 +285,10 @@ class RazorpayGateway:
         ) as exc:
             raise GatewayUnavailable(f"razorpay: {exc}") from exc
         except (razorpay.errors.BadRequestError, razorpay.errors.GatewayError) as exc:
+            if "idempotency" in str(exc).lower():
+                # "still in progress" or "already processed with another request": the first
+                # request under our key exists, and its outcome is not this answer.
+                raise GatewayUnavailable(f"razorpay: {exc}") from exc
             raise GatewayRejected(f"razorpay: {exc}") from exc
 
 
@@ -233,19 +298,52 @@ def _require_ascii(signature: object) -> None:
         raise SignatureInvalid("razorpay: signature missing or malformed")
 
 
-def _best_attempt(items: list[dict[str, Any]]) -> tuple[dict[str, Any], PaymentStatus]:
-    """One order can see several attempts; any captured one wins, and it fails only if all failed."""
-    for razorpay_status, status in (
-        ("captured", PaymentStatus.CAPTURED),
-        ("authorized", PaymentStatus.AUTHORIZED),
-    ):
+def _best_attempt(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """One order can see several attempts: a captured one wins, then an authorized one, then the
+    latest."""
+    for wanted in ("captured", "authorized"):
         for payment in items:
-            if payment["status"] == razorpay_status:
-                return payment, status
-    latest = max(items, key=lambda payment: payment.get("created_at", 0))
-    if all(payment["status"] == "failed" for payment in items):
-        return latest, PaymentStatus.FAILED
-    return latest, PaymentStatus.PENDING
+            if payment["status"] == wanted:
+                return payment
+    return max(items, key=lambda payment: payment.get("created_at", 0))
+
+
+def _payment_info(payment: dict[str, Any], order_id: str) -> PaymentInfo:
+    """A payment entity -> where our deposit stands. Only ``captured`` is money (a ``refunded``
+    payment that was never captured is Razorpay's auto-refund of an uncaptured authorization)."""
+    razorpay_status = payment["status"]
+    if razorpay_status == "captured" or (razorpay_status == "refunded" and payment.get("captured")):
+        status = PaymentStatus.CAPTURED
+    elif razorpay_status == "authorized":
+        status = PaymentStatus.AUTHORIZED
+    else:
+        status = PaymentStatus.PENDING  # created, failed or auto-refunded: the order is still payable
+    return PaymentInfo(
+        payment_id=payment["id"],
+        order_id=order_id or payment.get("order_id") or "",
+        status=status,
+        amount_minor=payment["amount"],
+        currency=payment["currency"].upper(),
+        failure_reason=payment.get("error_description") if razorpay_status == "failed" else None,
+    )
+
+
+def _refund_result(refund: dict[str, Any]) -> RefundResult:
+    return RefundResult(
+        refund_id=refund["id"],
+        status=_REFUND_STATUS.get(refund.get("status"), "PENDING"),
+        amount_minor=refund["amount"],
+        currency=(refund.get("currency") or "").upper() or None,
+    )
+
+
+def _payout_result(payout: dict[str, Any]) -> PayoutResult:
+    return PayoutResult(
+        payout_id=payout["id"],
+        status=_PAYOUT_STATUS.get(payout["status"], "PENDING"),
+        amount_minor=payout.get("amount"),
+        currency=(payout.get("currency") or "").upper() or None,
+    )
 
 
 def _narration(description: str | None) -> str:
@@ -257,58 +355,62 @@ def _narration(description: str | None) -> str:
 def _normalise(event_id: str, body: dict[str, Any]) -> WebhookEvent:
     """Map a verified Razorpay event onto our kinds; unknown events are IGNORED, not errors."""
     raw_type = body["event"]
+    common: dict[str, Any] = {
+        "gateway": GatewayName.RAZORPAY,
+        "event_id": event_id,
+        "raw_type": raw_type,
+        "occurred_at": body.get("created_at"),
+        "payload": body,
+    }
     if raw_type in _PAYMENT_EVENTS:
         payment = body["payload"]["payment"]["entity"]
         kind = _PAYMENT_EVENTS[raw_type]
         return WebhookEvent(
-            gateway=GatewayName.RAZORPAY,
-            event_id=event_id,
             kind=kind,
-            raw_type=raw_type,
             order_id=payment.get("order_id"),
             payment_id=payment["id"],
             amount_minor=payment["amount"],
             currency=payment["currency"].upper(),
-            failure_reason=payment.get("error_description") if kind is EventKind.PAYMENT_FAILED else None,
-            payload=body,
+            failure_reason=payment.get("error_description") if kind is EventKind.PAYMENT_ATTEMPT_FAILED else None,
+            **common,
         )
     if raw_type in _REFUND_EVENTS:
         refund = body["payload"]["refund"]["entity"]
+        notes = refund.get("notes") if isinstance(refund.get("notes"), dict) else {}  # [] when empty
         return WebhookEvent(
-            gateway=GatewayName.RAZORPAY,
-            event_id=event_id,
             kind=_REFUND_EVENTS[raw_type],
-            raw_type=raw_type,
             refund_id=refund["id"],
             payment_id=refund["payment_id"],
             amount_minor=refund["amount"],
             currency=refund["currency"].upper(),
-            # Razorpay sends empty notes as [] rather than {}.
-            reference=(refund.get("notes") or {}).get("reference") if isinstance(refund.get("notes"), dict) else None,
-            payload=body,
+            reference=notes.get("reference") or refund.get("receipt"),
+            **common,
         )
     if raw_type in _PAYOUT_EVENTS:
         payout = body["payload"]["payout"]["entity"]
         kind = _PAYOUT_EVENTS[raw_type]
         return WebhookEvent(
-            gateway=GatewayName.RAZORPAY,
-            event_id=event_id,
             kind=kind,
-            raw_type=raw_type,
             payout_id=payout["id"],
             amount_minor=payout["amount"],
             currency=payout["currency"].upper(),
             failure_reason=_payout_failure(payout) if kind is not EventKind.PAYOUT_PROCESSED else None,
             reference=payout.get("reference_id"),
-            payload={**body, "reference": payout.get("reference_id")},
+            **{**common, "payload": {**body, "reference": payout.get("reference_id")}},
         )
-    return WebhookEvent(
-        gateway=GatewayName.RAZORPAY,
-        event_id=event_id,
-        kind=EventKind.IGNORED,
-        raw_type=raw_type,
-        payload=body,
-    )
+    if raw_type in _DISPUTE_EVENTS:
+        dispute = body["payload"]["dispute"]["entity"]
+        payment = (body["payload"].get("payment") or {}).get("entity") or {}
+        return WebhookEvent(
+            kind=_DISPUTE_EVENTS[raw_type],
+            dispute_id=dispute["id"],
+            payment_id=dispute.get("payment_id"),
+            order_id=payment.get("order_id"),
+            amount_minor=dispute["amount"],
+            currency=dispute["currency"].upper(),
+            **common,
+        )
+    return WebhookEvent(kind=EventKind.IGNORED, **common)
 
 
 def _payout_failure(payout: dict[str, Any]) -> str | None:

@@ -50,9 +50,14 @@ def enabled_gateways() -> list[GatewayName]:
     ]
 
 
-def candidates(method_type: MethodType, preferred: GatewayName | None) -> list[GatewayName]:
-    """Gateways to try, in order: the preferred one first, then the rest that support the method."""
-    enabled = [gateway for gateway in enabled_gateways() if method_type in SUPPORT[gateway]]
+def candidates(method_type: MethodType, preferred: GatewayName | None, in_currency: str) -> list[GatewayName]:
+    """Gateways to try, in order: the preferred one first, then the rest that support the method
+    and take payments in ``in_currency`` (the wallet's: money never changes currency on the way)."""
+    enabled = [
+        gateway
+        for gateway in enabled_gateways()
+        if method_type in SUPPORT[gateway] and currency(gateway) == in_currency
+    ]
     if preferred in enabled:
         enabled.remove(preferred)
         enabled.insert(0, preferred)
@@ -64,7 +69,13 @@ def currency(gateway: GatewayName) -> str:
     return str(Settings.named(f"{gateway.value.upper()}_CURRENCY").read())
 
 
-def build(gateway: GatewayName, checkout_base_url: str = "") -> PaymentGateway:
+#: A gateway call may take this long, unless the invocation has less time left.
+DEFAULT_TIMEOUT_S = 8.0
+
+
+def build(gateway: GatewayName, checkout_base_url: str = "", timeout_s: float = DEFAULT_TIMEOUT_S) -> PaymentGateway:
+    """The adapter of ``gateway``, its HTTP calls bounded by ``timeout_s`` (size it to what is
+    left of the invocation with :meth:`payments.core.clock.Deadline.budget`)."""
     if gateway is GatewayName.RAZORPAY:
         from payments.gateways.razorpay_gateway import RazorpayGateway
 
@@ -73,6 +84,7 @@ def build(gateway: GatewayName, checkout_base_url: str = "") -> PaymentGateway:
             key_secret=setting("RAZORPAY_KEY_SECRET") or "",
             webhook_secret=setting("RAZORPAY_WEBHOOK_SECRET") or "",
             payout_account_number=setting("RAZORPAYX_ACCOUNT_NUMBER"),
+            timeout_s=timeout_s,
         )
     if gateway is GatewayName.STRIPE:
         from payments.gateways.stripe_gateway import StripeGateway
@@ -81,6 +93,7 @@ def build(gateway: GatewayName, checkout_base_url: str = "") -> PaymentGateway:
             secret_key=setting("STRIPE_SECRET_KEY") or "",
             publishable_key=setting("STRIPE_PUBLISHABLE_KEY") or "",
             webhook_secret=setting("STRIPE_WEBHOOK_SECRET") or "",
+            timeout_s=timeout_s,
         )
     from payments.gateways.mock_gateway import MockGateway
     from payments.gateways.mock_webhooks import lambda_sender

@@ -1,19 +1,25 @@
-"""Stripe adapter: PaymentIntents, refunds, payouts and webhooks through ``stripe.StripeClient``.
+"""Stripe adapter: PaymentIntents, refunds, payouts, disputes and webhooks through
+``stripe.StripeClient``.
 
 Every write carries an ``Idempotency-Key`` derived from our reference, so Stripe itself turns a
-retried create into the original object. Stripe objects are read as plain dicts (``to_dict``):
-since stripe 15 they are no longer dicts, and a missing field must not become an AttributeError.
+retried create into the original object (for at least 24 hours), and carries the reference in its
+``metadata`` so it can be found again after that: refunds by listing the payment's refunds,
+payouts by listing those created since the request. Stripe objects are read as plain dicts
+(``to_dict``): since stripe 15 they are no longer dicts, and a missing field must not become an
+AttributeError.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import stripe
 
 from payments.gateways.base import (
     Confirmation,
+    DisputeStatus,
     EventKind,
     GatewayName,
     Order,
@@ -30,16 +36,29 @@ from payments.gateways.errors import GatewayRejected, GatewayUnavailable, Signat
 CHECKOUT_URL = "https://js.stripe.com/v3"
 WEBHOOK_TOLERANCE_S = 300  # Stripe signs a timestamp: older deliveries are replays
 
-_PENDING_INTENT = frozenset({"processing", "requires_action", "requires_confirmation"})
+_PENDING_INTENT = frozenset({"processing", "requires_action", "requires_confirmation", "requires_payment_method"})
+#: Listing payouts from a little before the request covers clock skew between us and Stripe.
+_PAYOUT_LOOKBACK = timedelta(hours=1)
 _REFUND_STATUS = {"succeeded": "PROCESSED", "pending": "PENDING", "failed": "FAILED", "canceled": "FAILED"}
 _PAYOUT_STATUS = {"paid": "PROCESSED", "failed": "FAILED", "canceled": "FAILED"}
-_REFUND_EVENT_KIND = {"succeeded": EventKind.REFUND_PROCESSED, "failed": EventKind.REFUND_FAILED}
+_REFUND_EVENT_KIND = {
+    "succeeded": EventKind.REFUND_PROCESSED,
+    "failed": EventKind.REFUND_FAILED,
+    "canceled": EventKind.REFUND_FAILED,
+}
+_REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"})
 _PAYOUT_EVENTS = {
     "payout.paid": EventKind.PAYOUT_PROCESSED,
     "payout.failed": EventKind.PAYOUT_FAILED,
     "payout.canceled": EventKind.PAYOUT_FAILED,
 }
 _DISPUTE_OUTCOME = {"won": EventKind.DISPUTE_WON, "lost": EventKind.DISPUTE_LOST}
+_DISPUTE_STATUS = {
+    "won": DisputeStatus.WON,
+    "warning_closed": DisputeStatus.WON,
+    "prevented": DisputeStatus.WON,
+    "lost": DisputeStatus.LOST,
+}
 
 
 class StripeGateway:
@@ -80,6 +99,13 @@ class StripeGateway:
         intent = self._call(
             self._client.v1.payment_intents.create, params, {"idempotency_key": f"order-{request.reference}"}
         )
+        return self._order(intent, request)
+
+    def reopen_order(self, order_id: str, request: OrderRequest) -> Order:
+        """The intent again, for its client secret (which we do not store)."""
+        return self._order(self._call(self._client.v1.payment_intents.retrieve, order_id), request)
+
+    def _order(self, intent: dict[str, Any], request: OrderRequest) -> Order:
         return Order(
             gateway=self.name,
             order_id=intent["id"],
@@ -97,36 +123,50 @@ class StripeGateway:
         intent = self._call(self._client.v1.payment_intents.retrieve, order_id)
         if confirmation.payment_id not in (intent["id"], intent.get("latest_charge")):
             raise SignatureInvalid("stripe: the confirmation names another payment")
-        status = _intent_status(intent) or PaymentStatus.FAILED  # a confirmation for an untried intent
-        if status is PaymentStatus.CAPTURED and (
-            intent["amount_received"] != amount_minor or intent["currency"].lower() != currency.lower()
+        info = _intent_info(intent)
+        if info.status is PaymentStatus.CAPTURED and (
+            info.amount_minor != amount_minor or info.currency.lower() != currency.lower()
         ):
             raise GatewayRejected(
-                f"stripe: received {intent['amount_received']} {intent['currency']}, expected {amount_minor} {currency}"
+                f"stripe: received {info.amount_minor} {info.currency}, expected {amount_minor} {currency}"
             )
-        return PaymentInfo(
-            payment_id=intent.get("latest_charge") or intent["id"],
-            order_id=order_id,
-            status=status,
-            amount_minor=amount_minor,
-            currency=currency,
-            failure_reason=(_failure(intent) or "no payment was attempted") if status is PaymentStatus.FAILED else None,
-        )
+        return info
 
     def fetch_payment(self, order_id: str) -> PaymentInfo | None:
-        """The PaymentIntent's state for the sweeper; None while no payment was attempted."""
+        """The PaymentIntent's state; None while no payment was attempted."""
         intent = self._call(self._client.v1.payment_intents.retrieve, order_id)
-        status = _intent_status(intent)
-        if status is None:
+        if intent["status"] == "requires_payment_method" and not intent.get("last_payment_error"):
             return None
-        return PaymentInfo(
-            payment_id=intent.get("latest_charge") or intent["id"],
-            order_id=intent["id"],
-            status=status,
-            amount_minor=intent["amount_received"] if status is PaymentStatus.CAPTURED else intent["amount"],
-            currency=intent["currency"].upper(),
-            failure_reason=_failure(intent) if status is PaymentStatus.FAILED else None,
-        )
+        return _intent_info(intent)
+
+    def capture_payment(self, payment_id: str, amount_minor: int, currency: str) -> PaymentInfo:
+        """Capture a ``requires_capture`` intent (idempotent on the intent); report where it stands."""
+        intent_id = payment_id if payment_id.startswith("pi_") else None
+        if intent_id is None:
+            charge = self._call(self._client.v1.charges.retrieve, payment_id)
+            intent_id = charge["payment_intent"]
+        try:
+            intent = self._call(
+                self._client.v1.payment_intents.capture,
+                intent_id,
+                {"amount_to_capture": amount_minor},
+                {"idempotency_key": f"capture-{intent_id}"},
+            )
+        except GatewayRejected:
+            intent = self._call(self._client.v1.payment_intents.retrieve, intent_id)
+        return _intent_info(intent)
+
+    def close_order(self, order_id: str) -> PaymentInfo | None:
+        """Cancel the intent so nothing can be captured any more. Stripe refuses to cancel an
+        intent that succeeded meanwhile: then the intent is fetched and its capture reported."""
+        try:
+            intent = self._call(self._client.v1.payment_intents.cancel, order_id, {"cancellation_reason": "abandoned"})
+        except GatewayRejected:
+            intent = self._call(self._client.v1.payment_intents.retrieve, order_id)
+        info = _intent_info(intent)
+        if info.status is PaymentStatus.AUTHORIZED:  # cancelling released it: nothing to capture
+            return PaymentInfo(info.payment_id, order_id, PaymentStatus.FAILED, info.amount_minor, info.currency)
+        return info
 
     def refund(self, payment_id: str, amount_minor: int, currency: str, reference: str) -> RefundResult:
         """Refund a PaymentIntent (pi_) or a charge (ch_, py_), deduped on ``refund-<reference>``."""
@@ -136,11 +176,16 @@ class StripeGateway:
             {target: payment_id, "amount": amount_minor, "metadata": {"reference": reference}},
             {"idempotency_key": f"refund-{reference}"},
         )
-        return RefundResult(
-            refund_id=refund["id"],
-            status=_REFUND_STATUS.get(refund["status"], "PENDING"),
-            amount_minor=refund["amount"],
-        )
+        return _refund_result(refund)
+
+    def find_refund(self, payment_id: str, reference: str) -> RefundResult | None:
+        """The payment's refunds, ours by its metadata reference (Stripe cannot filter on it)."""
+        target = "payment_intent" if payment_id.startswith("pi_") else "charge"
+        listed = self._call(self._client.v1.refunds.list, {target: payment_id, "limit": 100})
+        for refund in listed.get("data", []):
+            if (refund.get("metadata") or {}).get("reference") == reference:
+                return _refund_result(refund)
+        return None
 
     def payout(self, request: PayoutRequest) -> PayoutResult:
         """A payout to a bank account or card of our Stripe balance, deduped on ``payout-<reference>``."""
@@ -153,12 +198,29 @@ class StripeGateway:
         if request.description:
             params["description"] = request.description
         payout = self._call(self._client.v1.payouts.create, params, {"idempotency_key": f"payout-{request.reference}"})
-        return PayoutResult(payout_id=payout["id"], status=_PAYOUT_STATUS.get(payout["status"], "PENDING"))
+        return _payout_result(payout)
 
     def payout_status(self, payout_id: str) -> PayoutResult:
         """Where a payout stands, for a withdrawal whose webhook never came."""
-        payout = self._call(self._client.v1.payouts.retrieve, payout_id)
-        return PayoutResult(payout_id=payout["id"], status=_PAYOUT_STATUS.get(payout["status"], "PENDING"))
+        return _payout_result(self._call(self._client.v1.payouts.retrieve, payout_id))
+
+    def find_payout(self, reference: str, since: datetime) -> PayoutResult | None:
+        """Payouts cannot be searched by metadata: list those created since the request (all
+        pages) and match our reference. None listed means Stripe made none for it."""
+        created = {"gte": int((since - _PAYOUT_LOOKBACK).timestamp())}
+        params: dict[str, Any] = {"created": created, "limit": 100}
+        while True:
+            page = self._call(self._client.v1.payouts.list, params)
+            for payout in page.get("data", []):
+                if (payout.get("metadata") or {}).get("reference") == reference:
+                    return _payout_result(payout)
+            if not page.get("has_more") or not page.get("data"):
+                return None
+            params = {**params, "starting_after": page["data"][-1]["id"]}
+
+    def dispute_status(self, dispute_id: str) -> DisputeStatus:
+        dispute = self._call(self._client.v1.disputes.retrieve, dispute_id)
+        return _DISPUTE_STATUS.get(dispute.get("status", ""), DisputeStatus.OPEN)
 
     def parse_webhook(self, raw_body: str, headers: Mapping[str, str]) -> WebhookEvent:
         """Verify Stripe-Signature (HMAC and a timestamp within 300 s) over the raw body, then normalise."""
@@ -182,39 +244,74 @@ class StripeGateway:
             raise GatewayRejected(f"stripe: malformed webhook event: {exc!r}") from exc
 
     def _call(self, operation: Callable[..., stripe.StripeObject], *args: Any) -> dict[str, Any]:
-        """Every HTTP call goes through here, so each gets the same error mapping and a plain dict."""
+        """Every HTTP call goes through here, so each gets the same mapping to the three outcomes
+        and a plain dict."""
         try:
             return operation(*args).to_dict()
-        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError, stripe.IdempotencyError) as exc:
+            # An idempotency error means a request under our key exists (in progress, or with
+            # other parameters): its outcome is not this answer, so it is unknown, not a no.
             raise GatewayUnavailable(f"stripe: {exc}") from exc
-        except stripe.StripeError as exc:  # card declined, invalid request, auth, idempotency misuse
+        except stripe.StripeError as exc:  # card declined, invalid request, authentication
             raise GatewayRejected(f"stripe: {exc}") from exc
 
 
-def _intent_status(intent: Mapping[str, Any]) -> PaymentStatus | None:
-    """PaymentIntent status -> ours; None when it awaits its first payment method."""
+def _intent_info(intent: Mapping[str, Any]) -> PaymentInfo:
+    """PaymentIntent -> where our deposit stands. A declined attempt leaves the intent payable
+    (``requires_payment_method`` with an error): PENDING with the reason. Only ``canceled`` is
+    final."""
     status = intent["status"]
     if status == "succeeded":
-        return PaymentStatus.CAPTURED
-    if status == "requires_capture":
-        return PaymentStatus.AUTHORIZED
-    if status in _PENDING_INTENT:
-        return PaymentStatus.PENDING
-    if status == "canceled" or intent.get("last_payment_error"):
-        return PaymentStatus.FAILED
-    return None
+        ours = PaymentStatus.CAPTURED
+    elif status == "requires_capture":
+        ours = PaymentStatus.AUTHORIZED
+    elif status == "canceled":
+        ours = PaymentStatus.FAILED
+    else:
+        ours = PaymentStatus.PENDING
+    return PaymentInfo(
+        payment_id=intent.get("latest_charge") or intent["id"],
+        order_id=intent["id"],
+        status=ours,
+        amount_minor=intent["amount_received"] if ours is PaymentStatus.CAPTURED else intent["amount"],
+        currency=intent["currency"].upper(),
+        failure_reason=_failure(intent),
+    )
 
 
 def _failure(intent: Mapping[str, Any]) -> str | None:
-    """Stripe's customer-facing reason of the last failed attempt, if any."""
+    """Stripe's customer-facing reason of the last failed attempt, or why the intent was cancelled."""
     return (intent.get("last_payment_error") or {}).get("message") or intent.get("cancellation_reason")
+
+
+def _refund_result(refund: dict[str, Any]) -> RefundResult:
+    return RefundResult(
+        refund_id=refund["id"],
+        status=_REFUND_STATUS.get(refund["status"], "PENDING"),
+        amount_minor=refund["amount"],
+        currency=(refund.get("currency") or "").upper() or None,
+    )
+
+
+def _payout_result(payout: dict[str, Any]) -> PayoutResult:
+    return PayoutResult(
+        payout_id=payout["id"],
+        status=_PAYOUT_STATUS.get(payout["status"], "PENDING"),
+        amount_minor=payout.get("amount"),
+        currency=(payout.get("currency") or "").upper() or None,
+    )
 
 
 def _normalise(body: dict[str, Any]) -> WebhookEvent:
     """Map a verified Stripe event onto our kinds; unknown events are IGNORED, not errors."""
     raw_type = body["type"]
     obj = body["data"]["object"]
-    common: dict[str, Any] = {"gateway": GatewayName.STRIPE, "event_id": body["id"], "raw_type": raw_type}
+    common: dict[str, Any] = {
+        "gateway": GatewayName.STRIPE,
+        "event_id": body["id"],
+        "raw_type": raw_type,
+        "occurred_at": body.get("created"),
+    }
     fields = _event_fields(raw_type, obj)
     if fields is None:
         return WebhookEvent(kind=EventKind.IGNORED, payload=body, **common)
@@ -225,18 +322,28 @@ def _normalise(body: dict[str, Any]) -> WebhookEvent:
     return WebhookEvent(kind=kind, payload=body, reference=reference, **common, **values)
 
 
+_PAYMENT_EVENTS = {
+    "payment_intent.succeeded": EventKind.PAYMENT_CAPTURED,
+    "payment_intent.amount_capturable_updated": EventKind.PAYMENT_AUTHORIZED,
+    # A declined attempt: the intent goes back to requires_payment_method and can still be paid.
+    "payment_intent.payment_failed": EventKind.PAYMENT_ATTEMPT_FAILED,
+    "payment_intent.canceled": EventKind.PAYMENT_FAILED,
+}
+
+
 def _event_fields(raw_type: str, obj: dict[str, Any]) -> tuple[EventKind, dict[str, Any]] | None:
     """The kind and fields of the event types we act on; None for the rest."""
-    if raw_type in ("payment_intent.succeeded", "payment_intent.payment_failed"):
-        succeeded = raw_type == "payment_intent.succeeded"
-        return EventKind.PAYMENT_CAPTURED if succeeded else EventKind.PAYMENT_FAILED, {
+    if raw_type in _PAYMENT_EVENTS:
+        kind = _PAYMENT_EVENTS[raw_type]
+        succeeded = kind is EventKind.PAYMENT_CAPTURED
+        return kind, {
             "order_id": obj["id"],
             "payment_id": obj.get("latest_charge") or obj["id"],
             "amount_minor": obj["amount_received"] if succeeded else obj["amount"],
             "currency": obj["currency"].upper(),
             "failure_reason": None if succeeded else _failure(obj),
         }
-    if raw_type in ("refund.created", "refund.updated"):
+    if raw_type in _REFUND_EVENTS:
         kind = _REFUND_EVENT_KIND.get(obj["status"])
         return None if kind is None else (kind, _refund_fields(kind, obj))
     if raw_type in _PAYOUT_EVENTS:
@@ -251,6 +358,8 @@ def _event_fields(raw_type: str, obj: dict[str, Any]) -> tuple[EventKind, dict[s
         return EventKind.DISPUTE_CREATED, _dispute_fields(obj)
     if raw_type == "charge.dispute.closed":
         kind = _DISPUTE_OUTCOME.get(obj["status"])
+        if obj["status"] == "warning_closed":  # an inquiry closed without a chargeback
+            kind = EventKind.DISPUTE_WON
         return None if kind is None else (kind, _dispute_fields(obj))
     return None
 

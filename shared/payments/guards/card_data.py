@@ -1,8 +1,16 @@
-"""Card data must never enter the system: find it in a request before anything stores or logs it.
+"""Card data must never enter the system: find it before anything stores or logs it.
 
 PCI DSS scope stays with the gateways only if full card numbers (PANs) and CVVs never reach us.
-Any request carrying a Luhn-valid 13-19 digit number (spaces and dashes allowed), or a field
-named like a card number or security code, is refused; the error never echoes the value.
+:func:`card_numbers` is the one detector, used by the request filter (:func:`refuse_card_data`)
+and by the test suite's scans of every table and log: it finds any Luhn-valid run of 13-19
+digits once separators are taken out - whitespace of any kind (tabs, double or non-breaking
+spaces), dashes, dots, slashes and underscores, up to three in a row - whether the run stands
+alone or is glued to letters (``card4111111111111111``, ``pan:4111.1111.1111.1111x``).
+
+The price is false positives: about one in ten 13-19 digit numbers passes Luhn, so free text
+with such a number is refused too (documented). Only values that are verified cryptographic
+material and never stored (checkout signatures, hex HMACs in which digit runs are common) are
+not searched; a field named like a card number or security code is refused whatever it holds.
 """
 
 from __future__ import annotations
@@ -13,12 +21,14 @@ from typing import Any
 
 from payments.guards.errors import CardDataRefused
 
-#: 13-19 digits, optionally grouped by spaces or dashes, standing alone: not part of a longer
-#: alphanumeric token (a hex signature or a gateway id can contain digit runs that pass Luhn).
-_DIGIT_RUNS = re.compile(r"(?<![0-9A-Za-z])(?:\d[ -]?){12,18}\d(?![0-9A-Za-z])")
+_TOKENS = re.compile(r"\d+|\D+")
+_SEPARATORS = re.compile(r"[\s./_\-\u2010-\u2015]{1,3}")
+MIN_DIGITS, MAX_DIGITS = 13, 19
 _FORBIDDEN_FIELDS = frozenset(
     {"card_number", "cardnumber", "number", "pan", "cvv", "cvv2", "cvc", "cvc2", "security_code", "cid"}
 )
+#: Request fields holding HMAC signatures: checked by the gateway adapters, never stored or logged.
+OPAQUE_FIELDS = frozenset({"razorpay_signature", "mock_signature", "signature"})
 
 
 def luhn_valid(digits: str) -> bool:
@@ -34,13 +44,29 @@ def luhn_valid(digits: str) -> bool:
 
 
 def card_numbers(text: str) -> list[str]:
-    """The Luhn-valid card numbers standing in ``text`` (digits only)."""
-    found = []
-    for match in _DIGIT_RUNS.finditer(text):
-        digits = re.sub(r"[ -]", "", match.group())
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            found.append(digits)
+    """The Luhn-valid 13-19 digit numbers in ``text``, separators removed (digits only)."""
+    found: list[str] = []
+    groups: list[str] = []
+    for token in _TOKENS.findall(text):
+        if token[0].isdigit():
+            groups.append(token)
+        elif not _SEPARATORS.fullmatch(token):
+            _collect(groups, found)
+            groups = []
+    _collect(groups, found)
     return found
+
+
+def _collect(groups: list[str], found: list[str]) -> None:
+    """Every run of whole digit groups with 13-19 digits that passes Luhn."""
+    for start in range(len(groups)):
+        digits = ""
+        for group in groups[start:]:
+            digits += group
+            if len(digits) > MAX_DIGITS:
+                break
+            if len(digits) >= MIN_DIGITS and luhn_valid(digits):
+                found.append(digits)
 
 
 def contains_card_number(text: str) -> bool:
@@ -64,5 +90,7 @@ def refuse_card_data(payload: Any) -> None:
         field = path.rsplit(".", 1)[-1].split("[", 1)[0].lower()
         if field in _FORBIDDEN_FIELDS and value not in (None, ""):
             raise CardDataRefused(field=path)
-        if isinstance(value, str | int) and not isinstance(value, bool) and contains_card_number(str(value)):
+        if field in OPAQUE_FIELDS or isinstance(value, bool) or not isinstance(value, str | int):
+            continue
+        if contains_card_number(str(value)):
             raise CardDataRefused(field=path)

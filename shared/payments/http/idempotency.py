@@ -1,25 +1,32 @@
 """``Idempotency-Key`` for POST endpoints: a retry gets the first response, a reused key with a
 different body gets 409, a retry while the first is still running gets 409 too.
 
-A small module rather than Powertools' idempotency utility: that utility's import costs about as
-much as boto3 itself on every cold start (``make bench``), and the record here is one item with
-one conditional put and one update. Keys are scoped per user and endpoint, kept 24 hours.
-Business refusals (4xx) are remembered like successes, as Stripe does; an unexpected failure
-releases the key so the client can retry.
+A key is bound to one operation for good: its id (the refund, deposit or withdrawal id) is derived
+from the key, so a second run of the request - after an error, or after the function died and
+its lock expired - finds the operation the first run started and resumes it (the ledger refuses
+to move its money twice), instead of starting another. The record is never deleted: an
+unexpected failure only releases its lock, so the client's retry resumes at once.
+
+Refusals (4xx) are remembered like successes, as Stripe does; 5xx answers are not (they say
+"retry"). A small module rather than Powertools' idempotency utility, whose import costs about
+as much as boto3 on every cold start (``make bench``). Keys are scoped per user and endpoint and
+kept 24 hours.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from http import HTTPStatus
 from typing import Any
 
 from pynamodb.exceptions import PutError
 
+from payments.core.clock import epoch_seconds
 from payments.core.errors import PaymentError
 from payments.http.errors import IdempotencyConflict, IdempotencyInProgress
 from payments.store.ops_table import IdempotencyItem
@@ -44,15 +51,24 @@ def request_hash(body: str | None) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def operation_id(user_id: str, endpoint: str, key: str) -> str:
+    """The id of the operation a key stands for (without the flow's prefix): the same user,
+    endpoint and key always name the same operation."""
+    digest = hashlib.sha256(f"{user_id}\x1f{endpoint}\x1f{key}".encode()).digest()
+    return base64.b32encode(digest).decode().lower()[:26]
+
+
 def run_once(
-    user_id: str, endpoint: str, key: str, body: str | None, handler: Callable[[], StoredResponse]
+    user_id: str, endpoint: str, key: str, body: str | None, handler: Callable[[str], StoredResponse]
 ) -> StoredResponse:
-    """Run ``handler`` at most once per (user, endpoint, key); replay its response afterwards."""
+    """Run ``handler(operation_id)`` at most once per (user, endpoint, key) to a final answer;
+    replay that answer afterwards."""
     if not 0 < len(key) <= MAX_KEY_LENGTH:
         raise PaymentError("Idempotency-Key must be 1-255 characters", header="Idempotency-Key")
-    record_key = f"IDEM#{user_id}#{endpoint}#{hashlib.sha256(key.encode()).hexdigest()}"
+    key_hash = base64.b32encode(hashlib.sha256(key.encode()).digest()).decode().lower()
+    record_key = f"IDEM#{user_id}#{endpoint}#{key_hash}"
     digest = request_hash(body)
-    now = int(time.time())
+    now = int(epoch_seconds())
     record = IdempotencyItem(
         record_key,
         request_hash=digest,
@@ -61,21 +77,28 @@ def run_once(
         expires_at=timedelta(seconds=TTL_SECONDS),
     )
     try:
-        # New key, or an IN_PROGRESS record whose holder died (its lock expired).
+        # A new key, or the same request again after its holder died or failed (lock released).
         record.save(
             condition=IdempotencyItem.pk.does_not_exist()
-            | ((IdempotencyItem.status == "IN_PROGRESS") & (IdempotencyItem.locked_until < now))
+            | (
+                (IdempotencyItem.status == "IN_PROGRESS")
+                & (IdempotencyItem.locked_until < now)
+                & (IdempotencyItem.request_hash == digest)
+            )
         )
     except PutError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
         return _replay(record_key, digest)
     try:
-        response = handler()
+        response = handler(operation_id(user_id, endpoint, key))
     except PaymentError as refusal:
+        if refusal.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            _release(record)
+            raise
         response = StoredResponse(int(refusal.status), refusal.to_dict())
-    except BaseException:
-        record.delete()
+    except Exception:
+        _release(record)  # the retry resumes the same operation at once
         raise
     record.update(
         actions=[
@@ -85,6 +108,10 @@ def run_once(
         ]
     )
     return response
+
+
+def _release(record: IdempotencyItem) -> None:
+    record.update(actions=[IdempotencyItem.locked_until.set(0)], condition=IdempotencyItem.status == "IN_PROGRESS")
 
 
 def _replay(record_key: str, digest: str) -> StoredResponse:

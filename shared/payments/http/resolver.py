@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from payments.core.caller import Caller
+from payments.core.clock import Deadline
 from payments.core.errors import PaymentError, UnprocessableRequest
 from payments.platform.observability import logger
 from payments.platform.settings import settings
@@ -75,26 +76,33 @@ def public_base_url(app: APIGatewayRestResolver) -> str:
 def respond_once(
     app: APIGatewayRestResolver,
     endpoint: str,
-    handler: Callable[[], Mapping[str, Any]],
+    handler: Callable[[str | None], Mapping[str, Any]],
     success_status: int = HTTPStatus.OK,
 ) -> Response:
     """Run a POST handler under the client's ``Idempotency-Key`` (if it sent one): a retry gets
-    the first response with ``Idempotent-Replayed: true``; the same key with another body is 409."""
+    the first response with ``Idempotent-Replayed: true``; the same key with another body is 409.
+    The handler gets the operation id the key stands for (None without a key): a run after a
+    failed or dead one resumes that operation instead of starting a second."""
     key = app.current_event.headers.get("Idempotency-Key")
     if not key:
-        return Response(success_status, content_types.APPLICATION_JSON, handler())
+        return Response(success_status, content_types.APPLICATION_JSON, handler(None))
     from payments.http import idempotency
 
     first_call = []
 
-    def run() -> idempotency.StoredResponse:
+    def run(operation_id: str) -> idempotency.StoredResponse:
         first_call.append(True)
-        return idempotency.StoredResponse(success_status, handler())
+        return idempotency.StoredResponse(success_status, handler(operation_id))
 
     caller = current_caller(app)
     stored = idempotency.run_once(caller.user_id, endpoint, key, app.current_event.body, run)
     headers = {"Idempotent-Replayed": "false" if first_call else "true"}
     return Response(stored.status_code, content_types.APPLICATION_JSON, stored.body, headers=headers)
+
+
+def deadline(app: APIGatewayRestResolver) -> Deadline:
+    """What is left of this invocation, for sizing gateway calls."""
+    return Deadline.from_context(app.lambda_context)
 
 
 def _rate_limit(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:

@@ -3,12 +3,14 @@
 Every operation writes, atomically:
 
 1. the wallet item, changed with ``ADD`` only (so concurrent operations never overwrite each
-   other) and guarded by a condition (``available >= amount`` for debit and lock,
-   ``locked >= amount`` for unlock and settle);
+   other) and guarded by conditions: the movement's currency is the wallet's (set by its first
+   movement), and ``available >= amount`` for debit and lock, ``locked >= amount`` for unlock and
+   settle;
 2. an immutable ledger entry keyed by ``(transaction, kind)`` with ``attribute_not_exists``, so
    the same operation for the same transaction is applied at most once, however often it is
-   retried or whichever of confirm, webhook or sweeper asks first;
-3. the transaction record: created (``attribute_not_exists``) or moved from an expected status.
+   retried or whichever of confirm, webhook or recovery job asks first;
+3. the transaction record: created (``attribute_not_exists``, with its ``REF#`` pointer) or moved
+   from an expected status.
 
 ``available`` is stored next to ``balance`` and ``locked`` because DynamoDB conditions cannot do
 arithmetic; every operation keeps ``balance == available + locked`` by construction, so
@@ -32,17 +34,19 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from payments.core.clock import utcnow
-from payments.core.errors import InsufficientBalance, InvalidAmount, LedgerConflict, ServiceBusy
+from payments.core.errors import CurrencyMismatch, InsufficientBalance, InvalidAmount, LedgerConflict, ServiceBusy
 from payments.kyc.usage import LimitCharge, wallet_parts
 from payments.ledger.errors import AlreadyApplied, DuplicateRecord, ExtraConditionFailed, WalletRefused
 from payments.ledger.types import FINAL_STATUSES, EntryKind, TransactionStatus, TransactionType
+from payments.platform.settings import settings
 from payments.store.ledger_table import (
     WALLET_SK,
     LedgerEntryItem,
+    PointerItem,
     TransactionItem,
     WalletItem,
-    current_wallet,
     entry_sk,
+    reference_key,
     txn_sk,
     user_pk,
 )
@@ -67,27 +71,33 @@ _EFFECTS: dict[EntryKind, _Effect] = {
 
 @dataclass(frozen=True)
 class NewTransaction:
-    """Create the transaction record in the same write as the money movement."""
+    """Create the transaction record in the same write as the movement. ``referable`` records
+    (what webhooks, admins and jobs look up by id alone) get their ``REF#`` pointer in the same
+    write, which also makes their id unique across users."""
 
     txn_id: str
     type: TransactionType
     status: TransactionStatus
-    currency: str = "INR"
+    currency: str = field(default_factory=lambda: settings.wallet_currency)
     description: str | None = None
     reference_id: str | None = None
     attributes: tuple[tuple[str, Any], ...] = ()
+    referable: bool = False
 
 
 @dataclass(frozen=True)
 class StatusChange:
     """Move an existing transaction record, only if it is still in one of ``from_statuses``.
-    ``attributes`` are set on the record in the same write (e.g. the gateway payment id)."""
+    ``attributes`` are set on the record in the same write (e.g. the gateway payment id); a move
+    to a final status takes the record off its recovery job's list. ``currency`` is the
+    transaction's (the wallet's, unless said otherwise)."""
 
     txn_id: str
     from_statuses: tuple[TransactionStatus, ...]
     to_status: TransactionStatus
     failure_reason: str | None = None
     attributes: tuple[tuple[str, Any], ...] = ()
+    currency: str = field(default_factory=lambda: settings.wallet_currency)
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,7 @@ class LedgerEntry:
 #: that is contention, not a business outcome, and is retried with jittered backoff.
 _MAX_ATTEMPTS = 6
 _BASE_BACKOFF_S = 0.02
+Writer = Callable[[TransactWrite, datetime], list[str]]
 
 
 class Ledger:
@@ -148,19 +159,21 @@ class Ledger:
         """Apply one operation atomically, or raise and change nothing.
 
         Raises :class:`InsufficientBalance` (PAY_002) when available funds do not cover a debit or
-        lock, :class:`AlreadyApplied` when this (transaction, kind) was applied before, and
+        lock, :class:`CurrencyMismatch` when the wallet holds another currency,
+        :class:`AlreadyApplied` when this (transaction, kind) was applied before, and
         :class:`LedgerConflict` when the transaction is not in an expected status or the locked
         funds to release are missing. With a ``limit`` charge, KYC usage changes in the same write
         and :class:`LimitExceeded` (PAY_005) refuses what would exceed it.
         """
         if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
             raise InvalidAmount("ledger amounts are positive integer minor units")
+        currency = change.currency
         now = utcnow()
 
-        def write(known: WalletItem | None) -> Callable[[TransactWrite, datetime], list[str]]:
-            return lambda tx, now: self._write(tx, user_id, kind, amount, change, extra, limit, known, now)
+        def write(known: WalletItem | None) -> Writer:
+            return lambda tx, now: self._write(tx, user_id, kind, amount, currency, change, extra, limit, known, now)
 
-        self._with_usage(user_id, write, kind, amount, change, limit)
+        self._with_wallet(user_id, write, kind, amount, currency, change)
         return LedgerEntry(user_id, change.txn_id, kind, amount, now)
 
     # The five operations of the spec, each one atomic write:
@@ -172,53 +185,35 @@ class Ledger:
     settle_locked = partialmethod(post, EntryKind.SETTLE)
 
     def open(
-        self, user_id: str, amount: int, change: NewTransaction, limit: LimitCharge | None = None
+        self,
+        user_id: str,
+        amount: int,
+        change: NewTransaction,
+        limit: LimitCharge | None = None,
+        extra: tuple[Extra, ...] = (),
     ) -> TransactionItem:
         """Record a transaction that moves no money (yet), only if its id is new; with a ``limit``
-        it also reserves KYC usage (a deposit initiated) in the same write, so the usage and the
-        record exist together or not at all. Returns the record as written; a record that exists
-        already is :class:`LedgerConflict`."""
+        it also reserves KYC usage (a deposit initiated) in the same write, under the wallet's
+        currency, so the usage and the record exist together or not at all. Returns the record
+        as written; a record that exists already is :class:`LedgerConflict`."""
         written: list[TransactionItem] = []
 
-        def write(known: WalletItem | None) -> Callable[[TransactWrite, datetime], list[str]]:
+        def write(known: WalletItem | None) -> Writer:
             def add(tx: TransactWrite, now: datetime) -> list[str]:
                 item = _new_transaction_item(user_id, amount, change, now)
-                tx.save(item, condition=TransactionItem.pk.does_not_exist())
                 written[:] = [item]
-                if limit is None:
-                    return ["transaction"]
-                _update_usage(tx, user_id, limit, known, now)
-                return ["transaction", "wallet"]
+                puts = _add_new_transaction(tx, item, change.referable)
+                updates = []
+                if limit is not None:
+                    _update_usage(tx, user_id, limit, known, now, change.currency)
+                    updates.append("wallet")
+                put_roles, update_roles = _add_extras(tx, extra)
+                return [*puts, *put_roles, *updates, *update_roles]
 
             return add
 
-        self._with_usage(user_id, write, None, 0, change, limit)
+        self._with_wallet(user_id, write, None, 0, change.currency if limit else None, change)
         return written[0]
-
-    def _with_usage(
-        self,
-        user_id: str,
-        write: Callable[[WalletItem | None], Callable[[TransactWrite, datetime], list[str]]],
-        kind: EntryKind | None,
-        amount: int,
-        change: NewTransaction | StatusChange,
-        limit: LimitCharge | None,
-    ) -> None:
-        """Commit; when a usage condition may be why the wallet refused, read the wallet once and
-        either refuse with the right error or write again with the periods rolled over."""
-        known: WalletItem | None = None
-        for _ in range(3):
-            try:
-                self._commit(write(known), kind, change, wallet_is_ambiguous=limit is not None)
-                return
-            except WalletRefused:
-                known = current_wallet(user_id)
-                guard = _EFFECTS[kind].guard if kind is not None else None
-                if guard == "available" and known.available < amount:
-                    raise InsufficientBalance() from None
-                if guard == "locked" and known.locked < amount:
-                    raise LedgerConflict("Locked funds do not cover this operation", txn_id=change.txn_id) from None
-        raise ServiceBusy()
 
     def transition(
         self,
@@ -227,11 +222,11 @@ class Ledger:
         extra: tuple[Extra, ...] = (),
         limit: LimitCharge | None = None,
     ) -> None:
-        """Move a transaction's status without moving money (e.g. a deposit the gateway declined),
+        """Move a transaction's status without moving money (e.g. a deposit the gateway closed),
         under the same status condition and with the same extra records as :meth:`post`; a
         ``limit`` give-back returns the usage the transaction had reserved."""
 
-        def write(known: WalletItem | None) -> Callable[[TransactWrite, datetime], list[str]]:
+        def write(known: WalletItem | None) -> Writer:
             def add(tx: TransactWrite, now: datetime) -> list[str]:
                 tx.update(
                     TransactionItem(user_pk(user_id), txn_sk(change.txn_id)),
@@ -240,22 +235,56 @@ class Ledger:
                 )
                 updates = ["transaction"]
                 if limit is not None:
-                    _update_usage(tx, user_id, limit, known, now)
+                    _update_usage(tx, user_id, limit, known, now, None)
                     updates.append("wallet")
                 put_roles, update_roles = _add_extras(tx, extra)
                 return [*put_roles, *updates, *update_roles]
 
             return add
 
-        self._with_usage(user_id, write, None, 0, change, limit)
+        self._with_wallet(user_id, write, None, 0, None, change)
 
-    def _commit(
+    def _with_wallet(
         self,
-        write: Callable[[TransactWrite, datetime], list[str]],
+        user_id: str,
+        write: Callable[[WalletItem | None], Writer],
         kind: EntryKind | None,
+        amount: int,
+        currency: str | None,
         change: NewTransaction | StatusChange,
-        wallet_is_ambiguous: bool = False,
     ) -> None:
+        """Commit. When the wallet's condition fails, read it once to tell why: another currency
+        (:class:`CurrencyMismatch`), not enough funds, a KYC limit, or a new day or month - then
+        the write is repeated with the usage periods rolled over (or with fresh state after a
+        race)."""
+        known: WalletItem | None = None
+        for _ in range(3):
+            try:
+                self._commit(write(known), kind, change)
+                return
+            except WalletRefused:
+                known = self._wallet(user_id)
+                if currency and known.currency and known.currency != currency:
+                    raise CurrencyMismatch(wallet_currency=known.currency, currency=currency) from None
+                guard = _EFFECTS[kind].guard if kind is not None else None
+                if guard == "available" and known.available < amount:
+                    raise InsufficientBalance() from None
+                if guard == "locked" and known.locked < amount:
+                    raise LedgerConflict("Locked funds do not cover this operation", txn_id=change.txn_id) from None
+        raise ServiceBusy()
+
+    def _wallet(self, user_id: str) -> WalletItem:
+        """The wallet as stored now (strongly consistent), read through this ledger's connection."""
+        raw = self._connection.client.get_item(
+            TableName=WalletItem.Meta.table_name,
+            Key={"pk": {"S": user_pk(user_id)}, "sk": {"S": WALLET_SK}},
+            ConsistentRead=True,
+        ).get("Item")
+        if raw is None:
+            return WalletItem(user_pk(user_id), WALLET_SK, user_id=user_id)
+        return WalletItem.from_raw_data(raw)
+
+    def _commit(self, write: Writer, kind: EntryKind | None, change: NewTransaction | StatusChange) -> None:
         """Run one TransactWriteItems; retry DynamoDB's TransactionConflict, map refusals."""
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             roles: list[str] = []
@@ -271,8 +300,7 @@ class Ledger:
                         raise ServiceBusy() from exc
                     time.sleep(random.uniform(0, _BASE_BACKOFF_S * 2**attempt))  # noqa: S311
                     continue
-                refusal = _refusal(kind, change, dict(zip(roles, reasons, strict=False)), wallet_is_ambiguous)
-                raise refusal from exc
+                raise _refusal(kind, change, dict(zip(roles, reasons, strict=False))) from exc
             return
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -282,6 +310,7 @@ class Ledger:
         user_id: str,
         kind: EntryKind,
         amount: int,
+        currency: str,
         change: NewTransaction | StatusChange,
         extra: tuple[Extra, ...],
         limit: LimitCharge | None,
@@ -295,6 +324,7 @@ class Ledger:
         pk = user_pk(user_id)
         wallet_actions = [
             WalletItem.user_id.set(user_id),
+            WalletItem.currency.set(WalletItem.currency | currency),
             WalletItem.created_at.set(WalletItem.created_at | now),
             WalletItem.updated_at.set(now),
             WalletItem.version.add(1),
@@ -306,13 +336,13 @@ class Ledger:
         ):
             if sign:
                 wallet_actions.append(attr.add(sign * amount))
-        guard: Condition | None = None
+        guard = _same_currency(currency)
         if effect.guard is not None:
-            guard = getattr(WalletItem, effect.guard) >= amount
+            guard &= getattr(WalletItem, effect.guard) >= amount
         if limit is not None:
             usage_actions, usage_condition = wallet_parts(limit, known)
             wallet_actions += usage_actions
-            guard = usage_condition if guard is None else guard & usage_condition
+            guard &= usage_condition
         entry = LedgerEntryItem(
             pk,
             entry_sk(change.txn_id, kind),
@@ -324,16 +354,12 @@ class Ledger:
             locked_delta=effect.locked * amount,
             created_at=now,
         )
-        puts = ["entry"]
         updates = ["wallet"]
         tx.update(WalletItem(pk, WALLET_SK), actions=wallet_actions, condition=guard)
         tx.save(entry, condition=LedgerEntryItem.pk.does_not_exist())
+        puts = ["entry"]
         if isinstance(change, NewTransaction):
-            tx.save(
-                _new_transaction_item(user_id, amount, change, now),
-                condition=TransactionItem.pk.does_not_exist(),
-            )
-            puts.append("transaction")
+            puts += _add_new_transaction(tx, _new_transaction_item(user_id, amount, change, now), change.referable)
         else:
             tx.update(
                 TransactionItem(pk, txn_sk(change.txn_id)),
@@ -343,6 +369,11 @@ class Ledger:
             updates.append("transaction")
         put_roles, update_roles = _add_extras(tx, extra)
         return [*puts, *put_roles, *updates, *update_roles]
+
+
+def _same_currency(currency: str) -> Condition:
+    """The wallet holds ``currency``, or nothing yet (its first movement sets it)."""
+    return WalletItem.currency.does_not_exist() | (WalletItem.currency == currency)
 
 
 def _new_transaction_item(user_id: str, amount: int, change: NewTransaction, now: datetime) -> TransactionItem:
@@ -364,9 +395,29 @@ def _new_transaction_item(user_id: str, amount: int, change: NewTransaction, now
     )
 
 
-def _update_usage(tx: TransactWrite, user_id: str, limit: LimitCharge, known: WalletItem | None, now: datetime) -> None:
+def _add_new_transaction(tx: TransactWrite, item: TransactionItem, referable: bool) -> list[str]:
+    """The record (and its ``REF#`` pointer), only if new."""
+    tx.save(item, condition=TransactionItem.pk.does_not_exist())
+    if not referable:
+        return ["transaction"]
+    pointer = PointerItem(reference_key(item.txn_id), "REF", user_id=item.user_id, txn_id=item.txn_id)
+    tx.save(pointer, condition=PointerItem.pk.does_not_exist())
+    return ["transaction", "pointer"]
+
+
+def _update_usage(
+    tx: TransactWrite,
+    user_id: str,
+    limit: LimitCharge,
+    known: WalletItem | None,
+    now: datetime,
+    currency: str | None,
+) -> None:
     actions, condition = wallet_parts(limit, known)
     actions += [WalletItem.user_id.set(user_id), WalletItem.updated_at.set(now), WalletItem.version.add(1)]
+    if currency:
+        actions.append(WalletItem.currency.set(WalletItem.currency | currency))
+        condition &= _same_currency(currency)
     tx.update(WalletItem(user_pk(user_id), WALLET_SK), actions=actions, condition=condition)
 
 
@@ -388,11 +439,12 @@ def _status_actions(change: StatusChange, now: datetime) -> list[Any]:
         TransactionItem.status.set(str(change.to_status)),
         TransactionItem.updated_at.set(now),
     ]
+    names = {name for name, _ in change.attributes}
     if change.to_status in FINAL_STATUSES:
         actions.append(TransactionItem.completed_at.set(now))
-    if change.to_status != TransactionStatus.PENDING:
-        actions.append(TransactionItem.gsi2pk.remove())  # leaves the sweeper's work list
-        actions.append(TransactionItem.gsi2sk.remove())
+        if "gsi2pk" not in names:
+            actions.append(TransactionItem.gsi2pk.remove())  # leaves the recovery job's list
+            actions.append(TransactionItem.gsi2sk.remove())
     if change.failure_reason:
         actions.append(TransactionItem.failure_reason.set(change.failure_reason))
     for name, value in change.attributes:
@@ -401,10 +453,7 @@ def _status_actions(change: StatusChange, now: datetime) -> list[Any]:
 
 
 def _refusal(
-    kind: EntryKind | None,
-    change: NewTransaction | StatusChange,
-    reasons: dict[str, str | None],
-    wallet_is_ambiguous: bool = False,
+    kind: EntryKind | None, change: NewTransaction | StatusChange, reasons: dict[str, str | None]
 ) -> Exception:
     """Turn the per-item cancellation reasons into the business error. A replay is reported as
     such even when the wallet would also refuse it now."""
@@ -417,12 +466,8 @@ def _refusal(
         return ExtraConditionFailed(related.removeprefix("extra-update:"))
     if "entry" in failed and kind is not None:
         return AlreadyApplied(txn_id=change.txn_id, kind=str(kind))
-    if "transaction" in failed:
+    if failed & {"transaction", "pointer"}:
         return LedgerConflict(txn_id=change.txn_id)
-    if "wallet" in failed and wallet_is_ambiguous:
+    if "wallet" in failed:
         return WalletRefused()
-    if "wallet" in failed and kind is not None:
-        if _EFFECTS[kind].guard == "available":
-            return InsufficientBalance()
-        return LedgerConflict("Locked funds do not cover this operation", txn_id=change.txn_id)
     return LedgerConflict(f"Ledger write cancelled: {reasons}", txn_id=change.txn_id)

@@ -70,6 +70,8 @@ class Settings:
     withdrawal_state_machine_arn = Env("WITHDRAWAL_STATE_MACHINE_ARN", "", str, "the withdrawal saga")
     public_api_url = Env("PUBLIC_API_URL", "", str, "base URL for links, when a custom domain maps the API")
 
+    wallet_currency = Env("WALLET_CURRENCY", "INR", str.upper, "the currency every wallet holds")
+
     # --- limits, rate limits, fraud
     kyc_limits_json = Env("KYC_LIMITS_JSON", "", str, "JSON overriding the spec's KYC limits")
     rate_limit_requests = Env("RATE_LIMIT_REQUESTS", "100", int, "default requests per window per user")

@@ -3,33 +3,48 @@
 ``pk = USER#<user_id>`` groups everything of one user so that a wallet, its transactions and its
 ledger entries are read with one Query and written in one ``TransactWriteItems``:
 
-=============== =========================== ==========================================
-item            sk                          notes
-=============== =========================== ==========================================
-wallet          ``WALLET``                  balance/locked/available in minor units
-transaction     ``TXN#<txn_id>``            lifecycle record shown in the history
-ledger entry    ``ENTRY#<txn_id>#<kind>``   immutable posting; one per (transaction, kind)
-=============== =========================== ==========================================
+=============== =============================== ==============================================
+item            key (pk / sk)                   notes
+=============== =============================== ==============================================
+wallet          ``USER#<id>`` / ``WALLET``      balance/locked/available in minor units, currency
+transaction     ``USER#<id>`` / ``TXN#<txn>``   lifecycle record shown in the history
+ledger entry    ``USER#<id>`` / ``ENTRY#<txn>#<kind>``   immutable posting; one per (transaction, kind)
+method          ``USER#<id>`` / ``METHOD#<id>`` a stored payment method (sealed gateway token)
+pointer         ``REF#<txn>`` / ``REF``         our id -> its user, written with the transaction
+order pointer   ``ORDER#<gw>#<order>`` / ``ORDER``  a gateway order -> its deposit, written with the order
+=============== =============================== ==============================================
+
+Pointers are plain items read with a strongly consistent ``GetItem``: a webhook that arrives a
+millisecond after the record was written finds it (a secondary index might not yet).
+
+In-flight records (a PENDING deposit, a PROCESSING refund, an open withdrawal or dispute) carry
+``gsi2pk = INFLIGHT#<kind>#<shard>`` and ``gsi2sk = <due time>#<txn>`` in the sparse ``inflight``
+index: the recovery jobs read what is due, oldest first, and move the due time forward or remove
+it. Four shards per kind keep any one index partition cool.
 
 Amounts are integers (minor units); pynamodb's ``NumberAttribute`` round-trips them exactly.
 """
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
+from payments.core.clock import sortable
 from payments.platform.settings import settings
+from payments.store.errors import OrderNotAttached
 
 WALLET_SK = "WALLET"
 TXN_PREFIX = "TXN#"
 ENTRY_PREFIX = "ENTRY#"
 METHOD_PREFIX = "METHOD#"
-#: Sparse GSI partition holding deposits while they are PENDING (the sweeper's work list).
-PENDING_DEPOSITS = "PENDING#DEPOSIT"
+INFLIGHT_SHARDS = 4
 
 
 def user_pk(user_id: str) -> str:
@@ -49,9 +64,16 @@ def order_key(gateway: str, order_id: str) -> str:
 
 
 def reference_key(txn_id: str) -> str:
-    """GSI key that finds a withdrawal, refund or chargeback by our own id (webhooks and admins
-    know the id, not the user)."""
     return f"REF#{txn_id}"
+
+
+def inflight_partition(kind: str, txn_id: str) -> str:
+    return f"INFLIGHT#{kind}#{zlib.crc32(txn_id.encode()) % INFLIGHT_SHARDS}"
+
+
+def inflight_attributes(kind: str, txn_id: str, due: datetime) -> tuple[tuple[str, str], ...]:
+    """The attributes that put a record on its recovery job's list, due at ``due``."""
+    return (("gsi2pk", inflight_partition(kind, txn_id)), ("gsi2sk", f"{sortable(due)}#{txn_id}"))
 
 
 class _LedgerTable(Model):
@@ -71,7 +93,7 @@ class WalletItem(_LedgerTable):
         abstract = False
 
     user_id = UnicodeAttribute()
-    currency = UnicodeAttribute(default="INR")
+    currency = UnicodeAttribute(null=True)  # set by the first movement; every movement must match
     balance = NumberAttribute(default=0)
     locked = NumberAttribute(default=0)
     available = NumberAttribute(default=0)
@@ -85,21 +107,11 @@ class WalletItem(_LedgerTable):
     updated_at = UTCDateTimeAttribute(null=True)
 
 
-class OrderIndex(GlobalSecondaryIndex["TransactionItem"]):
-    """Gateway order id -> transaction: webhooks know the order, not our user."""
+class InFlightIndex(GlobalSecondaryIndex["TransactionItem"]):
+    """Sparse: only records a recovery job must look at carry ``gsi2pk``; settling removes it."""
 
     class Meta:
-        index_name = "by-order"
-        projection = KeysOnlyProjection()
-
-    gsi1pk = UnicodeAttribute(hash_key=True)
-
-
-class PendingIndex(GlobalSecondaryIndex["TransactionItem"]):
-    """Sparse: only PENDING deposits carry ``gsi2pk``; completing one removes it."""
-
-    class Meta:
-        index_name = "pending"
+        index_name = "inflight"
         projection = KeysOnlyProjection()
 
     gsi2pk = UnicodeAttribute(hash_key=True)
@@ -126,19 +138,62 @@ def current_wallet(user_id: str) -> WalletItem:
         return WalletItem(user_pk(user_id), WALLET_SK, user_id=user_id)
 
 
+def _through_pointer(key: str, sk: str) -> TransactionItem | None:
+    try:
+        pointer = PointerItem.get(key, sk, consistent_read=True)
+    except PointerItem.DoesNotExist:
+        return None
+    try:
+        return TransactionItem.get(user_pk(pointer.user_id), txn_sk(pointer.txn_id), consistent_read=True)
+    except TransactionItem.DoesNotExist:
+        return None
+
+
 def find_by_reference(txn_id: str) -> TransactionItem | None:
-    """A withdrawal, refund or chargeback by our own id (index lookup, then a consistent read):
-    webhooks and admins know the id, not the user."""
-    for key in TransactionItem.by_order.query(reference_key(txn_id), limit=1):
-        return TransactionItem.get(key.pk, key.sk, consistent_read=True)
-    return None
+    """Any transaction by our own id alone (webhooks, admins and jobs know the id, not the user)."""
+    return _through_pointer(reference_key(txn_id), "REF")
 
 
 def find_by_order(gateway: str, order_id: str) -> TransactionItem | None:
-    """The deposit a gateway order belongs to (index lookup, then a consistent read)."""
-    for key in TransactionItem.by_order.query(order_key(gateway, order_id), limit=1):
-        return TransactionItem.get(key.pk, key.sk, consistent_read=True)
-    return None
+    """The deposit a gateway order belongs to."""
+    return _through_pointer(order_key(gateway, order_id), "ORDER")
+
+
+def attach_order(user_id: str, txn_id: str, gateway: str, order_id: str, now: datetime) -> None:
+    """The gateway's order id on a PENDING deposit and the ``ORDER#`` pointer webhooks find it by,
+    in one transaction. :class:`OrderNotAttached` when the deposit is no longer PENDING."""
+    from pynamodb.connection import Connection
+    from pynamodb.exceptions import TransactWriteError
+    from pynamodb.transactions import TransactWrite
+
+    try:
+        with TransactWrite(connection=Connection(region=TransactionItem.Meta.region)) as tx:
+            tx.update(
+                TransactionItem(user_pk(user_id), txn_sk(txn_id)),
+                actions=[
+                    TransactionItem.gateway.set(gateway),
+                    TransactionItem.gateway_order_id.set(order_id),
+                    TransactionItem.updated_at.set(now),
+                ],
+                condition=TransactionItem.status == "PENDING",
+            )
+            tx.save(
+                PointerItem(order_key(gateway, order_id), "ORDER", user_id=user_id, txn_id=txn_id),
+                condition=PointerItem.pk.does_not_exist() | (PointerItem.txn_id == txn_id),
+            )
+    except TransactWriteError as exc:
+        if any(reason and reason.code == "ConditionalCheckFailed" for reason in exc.cancellation_reasons):
+            raise OrderNotAttached(txn_id) from exc
+        raise
+
+
+def due_for_recovery(kind: str, now: datetime, limit: int) -> Iterator[tuple[str, str]]:
+    """Keys of ``kind`` records due by ``now``, oldest due first within each shard."""
+    upper = f"{sortable(now)}#~"
+    for shard in range(INFLIGHT_SHARDS):
+        partition = f"INFLIGHT#{kind}#{shard}"
+        for key in TransactionItem.inflight.query(partition, TransactionItem.gsi2sk <= upper, limit=limit):
+            yield key.pk, key.sk
 
 
 class TransactionItem(_LedgerTable):
@@ -148,7 +203,7 @@ class TransactionItem(_LedgerTable):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.ts is None and self.created_at is not None and getattr(self, "txn_id", None):
-            self.ts = f"{self.created_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{self.txn_id}"
+            self.ts = f"{sortable(self.created_at)}#{self.txn_id}"
 
     txn_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
@@ -168,26 +223,30 @@ class TransactionItem(_LedgerTable):
     gateway_payment_id = UnicodeAttribute(null=True)
     payment_method_id = UnicodeAttribute(null=True)
     method_type = UnicodeAttribute(null=True)
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi2pk = UnicodeAttribute(null=True)
-    gsi2sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)  # INFLIGHT#<kind>#<shard> while a recovery job must look
+    gsi2sk = UnicodeAttribute(null=True)  # <due time>#<txn>
+    recovery_attempts = NumberAttribute(null=True)
     # Withdrawals: where the saga is, the token that resumes it, the gateway's payout id.
     stage = UnicodeAttribute(null=True)
     task_token = UnicodeAttribute(null=True)
+    task_claim = UnicodeAttribute(null=True)  # the decision a resumer claimed the token with (JSON)
+    claimed_at = UTCDateTimeAttribute(null=True)
     gateway_payout_id = UnicodeAttribute(null=True)
     # Refunds and chargebacks point at their deposit; a deposit counts what was refunded.
     parent_txn_id = UnicodeAttribute(null=True)
     refunded = NumberAttribute(null=True)
     gateway_refund_id = UnicodeAttribute(null=True)
+    wallet_debited = BooleanAttribute(null=True)  # refunds: False for late money sent back unseen
     dispute_id = UnicodeAttribute(null=True)
     shortfall = NumberAttribute(null=True)
-    # The KYC usage periods this transaction charged, so a failure gives back the right ones.
+    # The KYC level in force when it was initiated, and the usage periods it charged, so a failure
+    # gives back to the right periods and late money is checked against the right tier.
+    kyc_level = UnicodeAttribute(null=True)
     limit_day = UnicodeAttribute(null=True)
     limit_month = UnicodeAttribute(null=True)
     ts = UnicodeAttribute(null=True)
-    by_order = OrderIndex()
     by_time = TimeIndex()
-    pending = PendingIndex()
+    inflight = InFlightIndex()
 
 
 class LedgerEntryItem(_LedgerTable):
@@ -226,3 +285,14 @@ class PaymentMethodItem(_LedgerTable):
     payout_capable = BooleanAttribute(default=False)
     status = UnicodeAttribute(default="ACTIVE")
     created_at = UTCDateTimeAttribute()
+
+
+class PointerItem(_LedgerTable):
+    """Our id (``REF#<txn>``) or a gateway order (``ORDER#<gw>#<order>``) -> the transaction.
+    Written in the same transaction as what it points to, never changed."""
+
+    class Meta(_LedgerTable.Meta):
+        abstract = False
+
+    user_id = UnicodeAttribute()
+    txn_id = UnicodeAttribute()

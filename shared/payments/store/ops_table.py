@@ -65,14 +65,16 @@ class MockGatewayItem(_OpsTable):
     class Meta(_OpsTable.Meta):
         abstract = False
 
-    kind = UnicodeAttribute()  # ORDER | PAYMENT | REFUND | PAYOUT
+    kind = UnicodeAttribute()  # ORDER | PAYMENT | REFUND | PAYOUT | DISPUTE
     amount = NumberAttribute()
     currency = UnicodeAttribute()
     status = UnicodeAttribute()
     outcome = UnicodeAttribute()
-    reference = UnicodeAttribute()
+    reference = UnicodeAttribute()  # the merchant's (our) reference: txn, refund or withdrawal id
+    customer = UnicodeAttribute(null=True)  # the merchant's customer the object belongs to
     order_id = UnicodeAttribute(null=True)
     payment_id = UnicodeAttribute(null=True)
+    refunded = NumberAttribute(null=True)  # payments: what was refunded of them
     failure_reason = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
 
