@@ -14,7 +14,7 @@ ROLES ?= user
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint templates browser unit integration e2e bench token build deploy clean
+.PHONY: help venv run test lint templates browser unit integration e2e faults bench token build deploy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,8 +52,12 @@ browser: ## Debian's chromium for the checkout-page test (installed when running
 	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is not installed: the checkout browser test will be skipped (apt-get install chromium)"; fi; }
 
-test: lint templates browser ## lint, template checks and the whole test suite
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+test: lint templates browser ## lint, template checks and the whole test suite (the fault sweep included)
+	$(PY) -m pytest -n 2 -m "not faults" $(PYTEST_ARGS)
+	$(PY) -m tests.faults
+
+faults: venv ## the fault sweep alone: every flow x boundary x fault, then recovery; prints the counts
+	$(PY) -m tests.faults
 
 unit: venv ## only the fast unit tests
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)

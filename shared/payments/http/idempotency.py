@@ -48,7 +48,7 @@ def request_hash(body: str | None) -> str:
         canonical = json.dumps(json.loads(body or "null"), sort_keys=True, separators=(",", ":"))
     except ValueError:
         canonical = body or ""
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return base64.b32encode(hashlib.sha256(canonical.encode()).digest()).decode().lower()
 
 
 def operation_id(user_id: str, endpoint: str, key: str) -> str:
