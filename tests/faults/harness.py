@@ -9,7 +9,10 @@ it is run again once per (boundary, fault):
 - ``crash_before``: the function dies just before the call;
 - ``crash_after``: the call takes effect and the function dies before it sees the answer;
 - ``timeout_acted`` / ``timeout_not_acted`` (gateway calls): the call times out after the gateway
-  did act, or before it did.
+  did act, or before it did;
+- ``refused_acted`` (gateway calls): the gateway acted, yet the answer we get is a refusal - what a
+  retry's "no" looks like after the first attempt made the refund or payout. Only a lookup by our
+  reference tells the two apart.
 
 "The function died" is :class:`Crash`, a ``BaseException`` nothing in the code may catch. After
 the fault the world recovers as in production: clients retry with the same Idempotency-Key, the
@@ -53,7 +56,7 @@ GATEWAY_CALLS = (
 FAULTS = {
     "dynamodb": ("crash_before", "crash_after"),
     "stepfunctions": ("crash_before", "crash_after"),
-    "gateway": ("crash_before", "crash_after", "timeout_acted", "timeout_not_acted"),
+    "gateway": ("crash_before", "crash_after", "timeout_acted", "timeout_not_acted", "refused_acted"),
 }
 #: How far the clock moves between recovery rounds: minutes for retries and locks, then past the
 #: jobs' due times, the payout and approval timeouts and the deposit expiry.
@@ -114,6 +117,8 @@ class Injector:
         if self.fault == "crash_after":
             raise Crash(boundary.label)
         del result
+        if self.fault == "refused_acted":
+            raise _refused(boundary)
         raise _unavailable(boundary)  # timeout_acted: it happened, we never heard
 
 
@@ -121,6 +126,12 @@ def _unavailable(boundary: Boundary) -> Exception:
     from payments.gateways.errors import GatewayUnavailable
 
     return GatewayUnavailable(f"timed out: {boundary.label}")
+
+
+def _refused(boundary: Boundary) -> Exception:
+    from payments.gateways.errors import GatewayRejected
+
+    return GatewayRejected(f"refused, although it acted: {boundary.label}")
 
 
 class VirtualClock:

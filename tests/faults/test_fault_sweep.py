@@ -127,3 +127,22 @@ def test_the_sweep_catches_a_refund_given_back_on_a_timeout(harness: Harness, mo
     ]
     assert timeouts
     assert all(result.problems for result in timeouts), "the sweep missed a refund given back on a guess"
+
+
+def test_the_sweep_catches_a_payout_released_on_a_refusal_it_did_not_check(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second review's first defect: a "no" to a payout that the gateway had in fact made,
+    trusted without asking by our reference. Its refused-after-acting cases must fail."""
+    from payments.gateways.mock_gateway import MockGateway
+
+    monkeypatch.setattr(MockGateway, "find_payout", lambda self, reference, since: None)
+    flow = FLOWS["withdrawal_paid"]
+    _, boundaries = run_case(harness, flow, None, None)
+    refused = [
+        run_case(harness, flow, index, "refused_acted")[0]
+        for index, boundary in enumerate(boundaries)
+        if boundary.call == "gateway:payout"
+    ]
+    assert refused
+    assert all(result.problems for result in refused), "the sweep missed a payout released on an unchecked no"

@@ -37,10 +37,14 @@ RAZORPAY_API = "https://api.razorpay.com/v1"
 STRIPE_API = "https://api.stripe.com/v1"
 WEBHOOK_SECRET = "contract_webhook_secret"
 
-#: The network faults every HTTP adapter must report as unavailable.
+#: The faults every HTTP adapter must report as unavailable: no answer, or an answer that does not
+#: say whether the request was acted on (a 5xx, or a 429, whatever error code its body carries).
 UNAVAILABLE = {
     "5xx": {"status": 500, "json": {"error": {"code": "SERVER_ERROR", "description": "internal error"}}},
     "503": {"status": 503, "json": {"error": {"code": "SERVICE_UNAVAILABLE", "description": "try later"}}},
+    "502-gateway-error": {"status": 502, "json": {"error": {"code": "GATEWAY_ERROR", "description": "bank down"}}},
+    "500-bad-request-code": {"status": 500, "json": {"error": {"code": "BAD_REQUEST_ERROR", "description": "oops"}}},
+    "429": {"status": 429, "json": {"error": {"code": "BAD_REQUEST_ERROR", "description": "Too many requests"}}},
     "html-502": {"status": 502, "body": "<html>Bad Gateway</html>", "content_type": "text/html"},
     "reset": {"body": requests.exceptions.ConnectionError("connection reset by peer")},
     "timeout": {"body": requests.exceptions.ReadTimeout("read timed out")},
@@ -111,7 +115,6 @@ ADAPTERS = {
         rejections=[
             (400, _razorpay_error("BAD_REQUEST_ERROR", "amount must be at least INR 1.00")),
             (401, _razorpay_error("BAD_REQUEST_ERROR", "amount must be at least INR 1.00")),
-            (400, _razorpay_error("GATEWAY_ERROR", "amount must be at least INR 1.00")),
         ],
         carries_reference={
             "create_order": ("json", "receipt"),

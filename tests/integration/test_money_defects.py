@@ -18,7 +18,7 @@ import responses
 from responses import matchers
 
 from local.runtime import FunctionError
-from payments.flows import withdrawal_saga
+from payments.flows import withdrawal_saga, withdrawals
 from payments.ledger.types import TransactionStatus, TransactionType
 from payments.ledger.writer import Ledger, NewTransaction
 from payments.store.ledger_table import TransactionItem, txn_sk, user_pk
@@ -210,7 +210,6 @@ def _payout_withdrawal(
     user_id: str, wallets: Wallets, monkeypatch: pytest.MonkeyPatch, amount: int = 20_000
 ) -> dict[str, Any]:
     """A locked withdrawal to a RazorpayX fund account, driven step by step (no execution)."""
-    from payments.flows import withdrawals
 
     monkeypatch.setenv("RAZORPAYX_ACCOUNT_NUMBER", "2323230000000000")
     Ledger().credit(
@@ -242,6 +241,7 @@ def test_2_a_payout_whose_requests_all_timed_out_is_verified_by_our_reference(
     wallets: Wallets,
     user_id: str,
     monkeypatch: pytest.MonkeyPatch,
+    travel: Travel,
     found: bool,
     outcome: str,
 ) -> None:
@@ -269,6 +269,8 @@ def test_2_a_payout_whose_requests_all_timed_out_is_verified_by_our_reference(
         ],
     )
 
+    # "None under our reference" is believed only once the last attempt cannot land any more.
+    travel.forward(withdrawals.PAYOUT_QUIET)
     verified = withdrawal_saga.verify_payout(event)
 
     assert verified["outcome"] == outcome
@@ -583,8 +585,6 @@ def test_8_a_a_withdrawal_whose_saga_could_not_be_started_is_started_by_recovery
     wallets: Wallets, api: InProcessApi, user_id: str, monkeypatch: pytest.MonkeyPatch, travel: Travel, aws: Any
 ) -> None:
     from botocore.exceptions import EndpointConnectionError
-
-    from payments.flows import withdrawals
 
     _mock_deposit(wallets, user_id)
     real = withdrawals._sfn()

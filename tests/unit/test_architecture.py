@@ -39,6 +39,8 @@ INTERNAL_SIGNALS = {
     "TransientGatewayError",
     "PayoutRejectedError",
     "OrderNotAttached",
+    "IndefiniteAnswer",
+    "RefusedBeforeSending",
 }
 
 

@@ -9,7 +9,7 @@ wallet never goes negative, and the debt is visible to operations (metric Charge
 from __future__ import annotations
 
 from payments.core.clock import Deadline, utcnow
-from payments.core.errors import InsufficientBalance, LedgerConflict
+from payments.core.errors import InsufficientBalance, LedgerConflict, ServiceBusy
 from payments.flows import recovery
 from payments.gateways import registry
 from payments.gateways.base import DisputeStatus, GatewayName
@@ -31,12 +31,19 @@ def on_dispute_created(
         metrics.add_metric(name="DisputeEventMismatch", unit="Count", value=1)
         logger.error("dispute currency differs from the deposit; not applied", extra={"dispute_id": dispute_id})
         return "mismatch"
+    if deposit.status != TransactionStatus.COMPLETED:
+        # The money never reached the wallet (still pending, failed, or returned): nothing of it
+        # can be locked there. Operations see it; the gateway's dispute runs without us.
+        metrics.add_metric(name="DisputeOnUncreditedDeposit", unit="Count", value=1)
+        logger.error("dispute on a deposit that was never credited", extra={"dispute_id": dispute_id})
+        return "dispute_on_uncredited_deposit"
     disputed = amount if amount is not None else deposit.amount
     for _ in range(3):  # the wallet may change between reading it and locking: try again
         outcome = _lock_dispute(gateway, deposit, dispute_id, disputed, current_wallet(deposit.user_id).available)
         if outcome is not None:
             return outcome
-    raise InsufficientBalance("The wallet kept changing while the dispute was being locked")
+    # A verified event is never refused (4xx stops the gateway's retries): ask for a redelivery.
+    raise ServiceBusy("The wallet kept changing while the dispute was being locked")
 
 
 def _lock_dispute(gateway: str, deposit: TransactionItem, dispute_id: str, disputed: int, available: int) -> str | None:

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pynamodb.exceptions import UpdateError
+
 from payments.core.caller import Caller, KycLevel
 from payments.core.clock import Deadline, utcnow
 from payments.core.errors import (
@@ -37,6 +39,7 @@ from payments.flows import methods, recovery, wallets
 from payments.flows.errors import PaymentDeclined, SignatureRejected
 from payments.gateways import circuit, registry
 from payments.gateways.base import (
+    SEVERAL_PAYMENTS_PER_ORDER,
     SUPPORT,
     Confirmation,
     GatewayName,
@@ -293,8 +296,11 @@ def confirm(
     A payment that is not captured yet leaves the deposit PENDING; a declined attempt is
     PAYMENT_DECLINED with the deposit still open (the client may pay again)."""
     txn = load(caller.user_id, txn_id)
-    if txn.status in (COMPLETED, FAILED, TransactionStatus.REVERSED):
+    closed = txn.status == FAILED
+    if txn.status in (COMPLETED, TransactionStatus.REVERSED) or (closed and not txn.gateway_order_id):
         return Confirmed(txn.txn_id, TransactionStatus(txn.status), txn.amount, txn.currency)
+    # A FAILED deposit is still confirmed with its gateway: its order may have been paid after it
+    # closed (Razorpay orders cannot be cancelled), and that late money is credited or returned.
     if not txn.gateway or not txn.gateway_order_id:
         raise InvalidRequest("This deposit has no gateway order to confirm", transaction_id=txn_id)
     gateway = registry.build(GatewayName(txn.gateway), timeout_s=_budget(deadline or Deadline()))
@@ -312,10 +318,11 @@ def confirm(
             "The gateway could not be reached; the deposit stays pending", transaction_id=txn_id
         ) from None
     outcome = settle(txn, info)
-    if info.status is PaymentStatus.FAILED or (info.status is PaymentStatus.PENDING and info.failure_reason):
+    declined = info.status is PaymentStatus.FAILED or (info.status is PaymentStatus.PENDING and info.failure_reason)
+    if declined and not closed:
         raise PaymentDeclined(info.failure_reason or "The payment failed", transaction_id=txn_id)
-    status = _STATUS_AFTER.get(outcome)
-    if status is None:  # settled by someone else meanwhile: say what it is now
+    status = _STATUS_AFTER.get(outcome) if not closed or outcome in ("credited", "returned") else None
+    if status is None:  # settled by someone else meanwhile, or still closed: say what it is now
         status = TransactionStatus((_existing(caller.user_id, txn_id) or txn).status)
     return Confirmed(txn.txn_id, status, txn.amount, txn.currency)
 
@@ -336,12 +343,22 @@ def settle(txn: TransactionItem, info: PaymentInfo, extra: tuple[ExtraPut, ...] 
     when an ``extra`` record (the webhook event) exists already; then nothing at all was written.
     """
     if info.status is PaymentStatus.CAPTURED:
+        if _another_payment(txn, info):
+            from payments.flows import refunds
+
+            return refunds.return_second_payment(txn, info, extra)
         if info.amount_minor != txn.amount or info.currency.upper() != txn.currency.upper():
             logger.error(
-                "captured amount differs from the deposit; not credited",
+                "captured amount differs from the deposit; not credited, flagged for review",
                 extra={"transaction_id": txn.txn_id, "captured": info.amount_minor, "expected": txn.amount},
             )
             metrics.add_metric(name="DepositAmountMismatch", unit="Count", value=1)
+            if txn.status == FAILED:  # closed, and never credited: send it back whatever it is
+                from payments.flows import refunds
+
+                return refunds.return_late_payment(txn, info, extra, why="its amount differs from the deposit")
+            if txn.status == PENDING:
+                _flag(txn, "AMOUNT_MISMATCH")
             return "mismatch"
         if txn.status == PENDING:
             return _credit(txn, info, extra)
@@ -357,6 +374,29 @@ def settle(txn: TransactionItem, info: PaymentInfo, extra: tuple[ExtraPut, ...] 
             return "already_applied"
         return "failed"
     return "pending"
+
+
+def _another_payment(txn: TransactionItem, info: PaymentInfo) -> bool:
+    """A second payment captured on an order whose deposit was already settled by another one
+    (Razorpay orders accept several payment attempts; a late authorization can be captured)."""
+    return (
+        txn.status in (COMPLETED, TransactionStatus.REVERSED)
+        and bool(txn.gateway_payment_id and info.payment_id and info.payment_id != txn.gateway_payment_id)
+        and GatewayName(txn.gateway or "mock") in SEVERAL_PAYMENTS_PER_ORDER
+    )
+
+
+def _flag(txn: TransactionItem, stage: str) -> None:
+    """Mark an open deposit for review and look at it again later (its bound raises the alarm)."""
+    try:
+        TransactionItem(txn.pk, txn.sk).update(
+            actions=[TransactionItem.stage.set(stage)], condition=TransactionItem.status == str(txn.status)
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return
+    recovery.postpone(txn, recovery.DEPOSIT)
 
 
 def _credit(txn: TransactionItem, info: PaymentInfo, extra: tuple[ExtraPut, ...]) -> str:
@@ -391,7 +431,7 @@ def _credit_late(txn: TransactionItem, info: PaymentInfo, extra: tuple[ExtraPut,
     except LimitExceeded:
         from payments.flows import refunds
 
-        return refunds.return_late_payment(txn, info, extra)
+        return refunds.return_late_payment(txn, info, extra, why="over the KYC limit")
     except (AlreadyApplied, LedgerConflict):
         return "already_applied"
     metrics.add_metric(name="DepositCreditedLate", unit="Count", value=1)

@@ -23,7 +23,13 @@ from pynamodb.exceptions import UpdateError
 from payments.core.clock import Deadline, sortable, utcnow
 from payments.platform.observability import logger, metrics
 from payments.platform.settings import settings
-from payments.store.ledger_table import TransactionItem, due_for_recovery, inflight_attributes, inflight_partition
+from payments.store.ledger_table import (
+    TransactionItem,
+    count_in_flight_since,
+    due_for_recovery,
+    inflight_attributes,
+    inflight_partition,
+)
 
 DEPOSIT, REFUND, WITHDRAWAL, DISPUTE = "DEPOSIT", "REFUND", "WITHDRAWAL", "DISPUTE"
 #: A job stops taking new records when less than this is left of its invocation.
@@ -94,7 +100,8 @@ Resolver = Callable[[TransactionItem, Deadline], str]
 
 def run(kind: str, resolve: Resolver, deadline: Deadline, max_items: int = 500) -> RecoveryReport:
     """Resolve the due records of ``kind``, oldest due first, within the invocation's time.
-    ``resolve`` returns an outcome name and either settles the record or postpones it."""
+    ``resolve`` returns an outcome name and either settles the record or postpones it. A record
+    whose resolution fails is logged, postponed and skipped: it never stops the run."""
     now = utcnow()
     report = RecoveryReport(kind)
     bound = policy(kind).bound
@@ -107,9 +114,16 @@ def run(kind: str, resolve: Resolver, deadline: Deadline, max_items: int = 500) 
             continue
         report.examined += 1
         if now - item.created_at > bound:
-            report.overdue += 1
             logger.error("in-flight record past its bound", extra={"transaction_id": item.txn_id, "kind": kind})
-        report.count(resolve(item, deadline))
+        try:
+            report.count(resolve(item, deadline))
+        except Exception:  # noqa: BLE001 - one record's failure must not stop the others
+            logger.exception("recovery failed; looked at again later", extra={"transaction_id": item.txn_id})
+            metrics.add_metric(name="RecoveryError", unit="Count", value=1)
+            report.count("error")
+            postpone(item, kind)
+    # Counted from the index, examined or not: a backlog cannot hide what is overdue behind it.
+    report.overdue = count_in_flight_since(kind, now - bound)
     metrics.add_metric(name=f"InFlightOverdue{kind.title()}", unit="Count", value=report.overdue)
     logger.info("recovery run", extra={"kind": kind, "examined": report.examined, "outcomes": report.outcomes})
     return report

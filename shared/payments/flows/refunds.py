@@ -22,9 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pynamodb.exceptions import UpdateError
+
 from payments.core.caller import Caller
 from payments.core.clock import Deadline, utcnow
-from payments.core.errors import InsufficientBalance, InvalidAmount, InvalidRequest, LedgerConflict
+from payments.core.errors import GatewayError, InsufficientBalance, InvalidAmount, InvalidRequest, LedgerConflict
 from payments.core.ids import new_ulid
 from payments.core.money import format_minor, parse_amount, to_minor
 from payments.flows import deposits, recovery
@@ -145,18 +147,31 @@ def send(refund: TransactionItem, deadline: Deadline) -> str:
     """Ask the gateway to refund under our refund id; act only on a definite answer."""
     deposit = TransactionItem.get(user_pk(refund.user_id), txn_sk(refund.parent_txn_id or ""), consistent_read=True)
     gateway = registry.build(GatewayName(refund.gateway or deposit.gateway or "mock"), timeout_s=_budget(deadline))
+    payment_id = refund.gateway_payment_id or deposit.gateway_payment_id or ""
     try:
-        result = gateway.refund(deposit.gateway_payment_id or "", refund.amount, refund.currency, refund.txn_id)
+        result = gateway.refund(payment_id, refund.amount, refund.currency, refund.txn_id)
     except GatewayRejected as exc:
-        reverse(refund, f"the gateway refused the refund: {exc}")
-        return "refused"
+        # A "no" may answer a re-send while an earlier attempt (timed out, or still being
+        # processed) made the refund: only the gateway having none under our reference is a no.
+        try:
+            found = gateway.find_refund(payment_id, refund.txn_id)
+        except (GatewayUnavailable, GatewayRejected) as lookup:
+            return _unknown(refund, lookup)
+        if found is None:
+            reverse(refund, f"the gateway refused the refund: {exc}")
+            return "refused"
+        result = found
     except GatewayUnavailable as exc:
-        metrics.add_metric(name="RefundOutcomeUnknown", unit="Count", value=1)
-        logger.warning(
-            "refund outcome unknown; it stays in flight", extra={"refund_id": refund.txn_id, "error": str(exc)}
-        )
-        return "unknown"
+        return _unknown(refund, exc)
     return _record_sent(refund, result)
+
+
+def _unknown(refund: TransactionItem, error: Exception) -> str:
+    metrics.add_metric(name="RefundOutcomeUnknown", unit="Count", value=1)
+    logger.warning(
+        "refund outcome unknown; it stays in flight", extra={"refund_id": refund.txn_id, "error": str(error)}
+    )
+    return "unknown"
 
 
 def _budget(deadline: Deadline) -> float:
@@ -170,10 +185,15 @@ def _record_sent(refund: TransactionItem, result: RefundResult) -> str:
     attributes = (("gateway_refund_id", result.refund_id),)
     if result.status == "PROCESSED":
         return _complete(refund, attributes)
-    TransactionItem(refund.pk, refund.sk).update(
-        actions=[TransactionItem.gateway_refund_id.set(result.refund_id), TransactionItem.updated_at.set(utcnow())],
-        condition=TransactionItem.status == str(PROCESSING),
-    )
+    try:
+        TransactionItem(refund.pk, refund.sk).update(
+            actions=[TransactionItem.gateway_refund_id.set(result.refund_id), TransactionItem.updated_at.set(utcnow())],
+            condition=TransactionItem.status == str(PROCESSING),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return "already_applied"  # its webhook settled it while we were asking: that answer stands
     return "sent"
 
 
@@ -231,52 +251,131 @@ def on_refund_event(
         metrics.add_metric(name="RefundEventMismatch", unit="Count", value=1)
         logger.error("refund event differs from our refund; not applied", extra={"refund_id": refund.txn_id})
         return "mismatch"
+    if processed and refund.status == FAILED:
+        # Reversed here, "processed" there: either the gateway made it after refusing (reinstate),
+        # or this event is older than the failure that reversed it (webhooks come in any order).
+        # The gateway's current answer decides, not the event.
+        if not _made_after_all(refund):
+            return "already_applied"
+        return _reinstate(refund, gateway_refund_id)
     if processed:
         return _complete(refund, (("gateway_refund_id", gateway_refund_id),) if gateway_refund_id else ())
     return "refund_reversed" if reverse(refund, reason or "refund failed") else "already_applied"
 
 
-def return_late_payment(deposit: TransactionItem, info: PaymentInfo, extra: tuple[ExtraPut, ...]) -> str:
-    """Send a payment back that arrived after its deposit closed and would exceed the KYC
-    limits: the deposit becomes REVERSED and a refund that never touches the wallet is sent,
-    with every guarantee of a refund (in flight until the gateway answers)."""
-    return_id = f"ret_{deposit.txn_id}"
-    change = NewTransaction(
-        return_id,
+def _made_after_all(refund: TransactionItem) -> bool:
+    deposit = TransactionItem.get(user_pk(refund.user_id), txn_sk(refund.parent_txn_id or ""), consistent_read=True)
+    gateway = registry.build(GatewayName(refund.gateway or deposit.gateway or "mock"))
+    try:
+        found = gateway.find_refund(refund.gateway_payment_id or deposit.gateway_payment_id or "", refund.txn_id)
+    except (GatewayUnavailable, GatewayRejected):
+        raise GatewayError("The gateway could not confirm the refund; deliver the event again") from None
+    return found is not None and found.status == "PROCESSED"
+
+
+def _reinstate(refund: TransactionItem, gateway_refund_id: str | None) -> str:
+    """The gateway says it made a refund we had reversed (it refused, then made it after all):
+    the payer has the money back, so the wallet gives it up again, once, as its own entry. A late
+    payment's return never touched the wallet: it is simply completed."""
+    attributes = (("gateway_refund_id", gateway_refund_id),) if gateway_refund_id else ()
+    metrics.add_metric(name="RefundMadeAfterReversal", unit="Count", value=1)
+    logger.error("the gateway made a refund we had reversed", extra={"refund_id": refund.txn_id})
+    if refund.wallet_debited is False:
+        change = StatusChange(refund.txn_id, (FAILED,), COMPLETED, attributes=attributes)
+        try:
+            Ledger().transition(refund.user_id, change)
+        except LedgerConflict:
+            return "already_applied"
+        return "refund_reinstated"
+    again = NewTransaction(
+        f"{refund.txn_id}_again",
         TransactionType.REFUND,
-        PROCESSING,
-        currency=deposit.currency,
-        description=f"Late payment for {deposit.txn_id} returned: over the KYC limit",
-        reference_id=deposit.txn_id,
-        attributes=(
-            ("parent_txn_id", deposit.txn_id),
-            ("gateway", deposit.gateway),
-            ("wallet_debited", False),
-            *recovery.tracked(recovery.REFUND, return_id, utcnow()),
-        ),
-        referable=True,
+        COMPLETED,
+        currency=refund.currency,
+        description=f"Refund {refund.txn_id} made by the gateway after it was reversed",
+        reference_id=refund.txn_id,
+        attributes=(("parent_txn_id", refund.parent_txn_id), *attributes),
     )
+    if _own(refund.user_id, again.txn_id) is not None:
+        return "already_applied"
+    deposit = TransactionItem.get(user_pk(refund.user_id), txn_sk(refund.parent_txn_id or ""), consistent_read=True)
+    try:
+        Ledger().debit(refund.user_id, refund.amount, again, (_refunded_counter(deposit, refund.amount),))
+    except (InsufficientBalance, ExtraConditionFailed):
+        metrics.add_metric(name="RefundReinstateShortfall", unit="Count", value=1)
+        logger.error(
+            "the wallet no longer holds a refund the gateway made; review it", extra={"refund_id": refund.txn_id}
+        )
+        return "reinstate_short"
+    except LedgerConflict:
+        return "already_applied"
+    return "refund_reinstated"
+
+
+def return_late_payment(deposit: TransactionItem, info: PaymentInfo, extra: tuple[ExtraPut, ...], why: str) -> str:
+    """Send a payment back that arrived after its deposit closed and cannot be credited (``why``:
+    over the KYC limits, another amount): the deposit becomes REVERSED and a refund that never
+    touches the wallet is sent, with every guarantee of a refund (in flight until the gateway
+    answers)."""
     reversed_deposit = ExtraUpdate(
         TransactionItem(deposit.pk, deposit.sk),
         (
             TransactionItem.status.set(str(TransactionStatus.REVERSED)),
             TransactionItem.gateway_payment_id.set(info.payment_id),
-            TransactionItem.failure_reason.set("paid after the deposit closed; over the KYC limit, returned"),
+            TransactionItem.failure_reason.set(f"paid after the deposit closed; {why}: returned"),
             TransactionItem.updated_at.set(utcnow()),
         ),
         TransactionItem.status == str(FAILED),
         "deposit",
     )
+    description = f"Late payment for {deposit.txn_id} returned: {why}"
+    outcome = _return_payment(deposit, info, f"ret_{deposit.txn_id}", description, (*extra, reversed_deposit))
+    if outcome == "returned":
+        metrics.add_metric(name="LatePaymentReturned", unit="Count", value=1)
+        logger.warning(
+            "a payment arrived after its deposit closed, over the limit: returned",
+            extra={"transaction_id": deposit.txn_id},
+        )
+    return outcome
+
+
+def return_second_payment(deposit: TransactionItem, info: PaymentInfo, extra: tuple[ExtraPut, ...]) -> str:
+    """A second payment captured for a deposit another payment settled: the wallet was credited
+    once, so this one goes back to its payer, once (keyed by the payment)."""
+    description = f"Second payment {info.payment_id} for {deposit.txn_id} returned"
+    outcome = _return_payment(deposit, info, f"ret_{info.payment_id}", description, extra)
+    if outcome == "returned":
+        metrics.add_metric(name="SecondPaymentReturned", unit="Count", value=1)
+        logger.warning("a second payment for a settled deposit: returned", extra={"transaction_id": deposit.txn_id})
+        return "second_payment_returned"
+    return outcome
+
+
+def _return_payment(
+    deposit: TransactionItem, info: PaymentInfo, return_id: str, description: str, extra: tuple[Extra, ...]
+) -> str:
+    change = NewTransaction(
+        return_id,
+        TransactionType.REFUND,
+        PROCESSING,
+        currency=deposit.currency,
+        description=description,
+        reference_id=deposit.txn_id,
+        attributes=(
+            ("parent_txn_id", deposit.txn_id),
+            ("gateway", deposit.gateway),
+            ("gateway_payment_id", info.payment_id),
+            ("wallet_debited", False),
+            *recovery.tracked(recovery.REFUND, return_id, utcnow()),
+        ),
+        referable=True,
+    )
     try:
-        Ledger().open(deposit.user_id, deposit.amount, change, extra=(*extra, reversed_deposit))
+        Ledger().open(deposit.user_id, info.amount_minor, change, extra=extra)
     except DuplicateRecord:
         raise
     except LedgerConflict:
         return "already_applied"
-    metrics.add_metric(name="LatePaymentReturned", unit="Count", value=1)
-    logger.warning(
-        "a payment arrived after its deposit closed, over the limit: returned", extra={"transaction_id": deposit.txn_id}
-    )
     returned = _own(deposit.user_id, return_id)
     if returned is not None:
         send(returned, Deadline())
@@ -291,7 +390,7 @@ def recover(refund: TransactionItem, deadline: Deadline) -> str:
     deposit = TransactionItem.get(user_pk(refund.user_id), txn_sk(refund.parent_txn_id or ""), consistent_read=True)
     gateway = registry.build(GatewayName(refund.gateway or deposit.gateway or "mock"), timeout_s=_budget(deadline))
     try:
-        found = gateway.find_refund(deposit.gateway_payment_id or "", refund.txn_id)
+        found = gateway.find_refund(refund.gateway_payment_id or deposit.gateway_payment_id or "", refund.txn_id)
     except (GatewayUnavailable, GatewayRejected) as exc:
         logger.warning(
             "refund recovery could not ask the gateway", extra={"refund_id": refund.txn_id, "error": str(exc)}

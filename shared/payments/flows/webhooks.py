@@ -187,7 +187,7 @@ def _apply_payment(event: WebhookEvent, raw_body: str, status: PaymentStatus) ->
         outcome = deposits.settle(txn, info, extra=(ExtraPut(applied, "webhook"),))
     except DuplicateRecord:
         return "duplicate", txn.txn_id
-    if outcome in ("credited", "failed", "returned"):
+    if outcome in ("credited", "failed", "returned", "second_payment_returned"):
         return outcome, txn.txn_id  # recorded in the same write as the money
     # Nothing moved (settled before, still pending, or a mismatch): record it as seen.
     result = _save_alone(_record(event, raw_body, outcome, txn.txn_id))

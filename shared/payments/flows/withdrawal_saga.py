@@ -20,7 +20,7 @@ from payments.flows import methods, withdrawals
 from payments.flows.errors import PayoutRejectedError, TransientGatewayError
 from payments.gateways import registry
 from payments.gateways.base import GatewayName, MethodType, PayoutRequest
-from payments.gateways.errors import GatewayRejected, GatewayUnavailable
+from payments.gateways.errors import GatewayRejected, GatewayUnavailable, RefusedBeforeSending
 from payments.kyc.tiers import limits_for
 from payments.ledger.types import TransactionStatus
 from payments.platform.observability import logger
@@ -63,6 +63,8 @@ def _set_stage(withdrawal: dict[str, Any], stage: str, token: str | None, to_sta
         TransactionItem.claimed_at.remove(),
     ]
     actions.append(TransactionItem.task_token.set(token) if token else TransactionItem.task_token.remove())
+    if stage == "PAYOUT_REQUESTED":  # every attempt: "no payout" is concluded only well after the last
+        actions += [TransactionItem.payout_sent_at.set(utcnow()), TransactionItem.payout_attempts.add(1)]
     try:
         item.update(actions=actions, condition=TransactionItem.status.is_in(*withdrawals.OPEN))
     except UpdateError as exc:
@@ -100,11 +102,22 @@ def request_payout(event: dict[str, Any]) -> dict[str, Any]:
         customer_id=withdrawal["user_id"],
     )
     try:
-        result = gateway.payout(request)
-    except GatewayUnavailable as exc:
+        try:
+            result = gateway.payout(request)
+        except RefusedBeforeSending as exc:
+            raise PayoutRejectedError(str(exc)) from None
+        except GatewayRejected as exc:
+            # A "no" may answer a retry while an earlier attempt (timed out) made the payout:
+            # only the gateway having none under our reference makes it a no.
+            found = gateway.find_payout(request.reference, item.created_at)
+            if found is None and int(item.payout_attempts or 1) > 1:
+                # An earlier attempt may still be processed: let VerifyPayout conclude, later.
+                raise GatewayUnavailable(f"refused on attempt {item.payout_attempts}: {exc}") from None
+            if found is None:
+                raise PayoutRejectedError(str(exc)) from None
+            result = found
+    except (GatewayUnavailable, GatewayRejected) as exc:  # the attempt, or the lookup, has no answer
         raise TransientGatewayError(str(exc)) from None
-    except GatewayRejected as exc:
-        raise PayoutRejectedError(str(exc)) from None
     try:
         TransactionItem(user_pk(withdrawal["user_id"]), txn_sk(withdrawal["id"])).update(
             actions=[TransactionItem.gateway_payout_id.set(result.payout_id)],

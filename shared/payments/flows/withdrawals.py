@@ -46,6 +46,9 @@ PENDING, PROCESSING = TransactionStatus.PENDING, TransactionStatus.PROCESSING
 OPEN = (PENDING, PROCESSING)
 #: A claimed decision not sent after this long is sent again by the recovery job.
 CLAIM_LEASE = timedelta(minutes=2)
+#: How long after the last payout attempt an empty "payouts under our reference" listing is
+#: believed: an attempt that timed out may still be processed by the gateway meanwhile.
+PAYOUT_QUIET = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -386,7 +389,10 @@ def payout_outcome(item: TransactionItem, deadline: Deadline) -> str:
         else:
             found = gateway.find_payout(item.txn_id, item.created_at)
             if found is None:
-                return "not_sent"
+                # An attempt that timed out moments ago may still be processed: "none" is only
+                # believed once the last attempt is older than PAYOUT_QUIET.
+                quiet = item.payout_sent_at is None or utcnow() - item.payout_sent_at >= PAYOUT_QUIET
+                return "not_sent" if quiet else "pending"
             result = found
     except (GatewayUnavailable, GatewayRejected) as exc:
         logger.warning(

@@ -41,6 +41,10 @@ SUPPORT: dict[GatewayName, frozenset[MethodType]] = {
     GatewayName.MOCK: frozenset(MethodType),
 }
 
+#: Gateways whose order can be paid by more than one payment (Razorpay orders take several
+#: attempts; a Stripe PaymentIntent succeeds at most once, and the Mock's order is paid once).
+SEVERAL_PAYMENTS_PER_ORDER = frozenset({GatewayName.RAZORPAY})
+
 
 class PaymentStatus(StrEnum):
     CAPTURED = "CAPTURED"  # the money is ours: credit the wallet

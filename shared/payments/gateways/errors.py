@@ -15,5 +15,15 @@ class GatewayRejected(Exception):
     """The gateway answered, and said no (bad request, card declined, amount mismatch)."""
 
 
+class RefusedBeforeSending(GatewayRejected):
+    """Refused by the adapter itself (no account configured, a method the gateway cannot pay
+    to): nothing reached the gateway, so no earlier attempt can have acted either."""
+
+
+class IndefiniteAnswer(Exception):
+    """Raised inside an adapter's HTTP session on a 5xx or 429, before the SDK reads the body's
+    error code: such an answer never says whether the request was acted on."""
+
+
 class SignatureInvalid(Exception):
     """A confirmation or webhook signature does not verify. Nothing may be changed."""

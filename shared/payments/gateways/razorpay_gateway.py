@@ -35,7 +35,13 @@ from payments.gateways.base import (
     RefundResult,
     WebhookEvent,
 )
-from payments.gateways.errors import GatewayRejected, GatewayUnavailable, SignatureInvalid
+from payments.gateways.errors import (
+    GatewayRejected,
+    GatewayUnavailable,
+    IndefiniteAnswer,
+    RefusedBeforeSending,
+    SignatureInvalid,
+)
 
 CHECKOUT_URL = "https://checkout.razorpay.com/v1/checkout.js"
 #: RazorpayX has no resource in the SDK; the client's generic ``post`` still authenticates it.
@@ -98,7 +104,11 @@ class RazorpayGateway:
         self._payout_account_number = payout_account_number
         self._timeout_s = timeout_s
         # The SDK's own retries stay off (its default): failing over to the next gateway is our retry.
-        self._client = razorpay.Client(auth=(key_id, key_secret))
+        # The SDK raises by the error code in the body, whatever the HTTP status; the status is
+        # what says whether the answer is definite, so it is checked first (``_indefinite``).
+        session = requests.Session()
+        session.hooks["response"].append(_indefinite)
+        self._client = razorpay.Client(session=session, auth=(key_id, key_secret))
 
     def create_order(self, request: OrderRequest) -> Order:
         """A Razorpay order for checkout.js; the receipt is our reference (Razorpay does not dedupe it)."""
@@ -203,10 +213,10 @@ class RazorpayGateway:
     def payout(self, request: PayoutRequest) -> PayoutResult:
         """A RazorpayX payout to a fund account, deduped by Razorpay on our reference."""
         if self._payout_account_number is None:
-            raise GatewayRejected("razorpay: no RazorpayX account number configured for payouts")
+            raise RefusedBeforeSending("razorpay: no RazorpayX account number configured for payouts")
         mode = _PAYOUT_MODES.get(request.method_type)
         if mode is None:
-            raise GatewayRejected(f"razorpay: no payout mode for {request.method_type}")
+            raise RefusedBeforeSending(f"razorpay: no payout mode for {request.method_type}")
         body: dict[str, Any] = {
             "account_number": self._payout_account_number,
             "fund_account_id": request.destination_token,
@@ -230,7 +240,7 @@ class RazorpayGateway:
     def find_payout(self, reference: str, since: datetime) -> PayoutResult | None:
         """RazorpayX filters payouts by ``reference_id``: none listed means none was made."""
         if self._payout_account_number is None:
-            raise GatewayRejected("razorpay: no RazorpayX account number configured for payouts")
+            raise RefusedBeforeSending("razorpay: no RazorpayX account number configured for payouts")
         params = {"account_number": self._payout_account_number, "reference_id": reference, "count": 100}
         items = [
             item
@@ -278,18 +288,26 @@ class RazorpayGateway:
         try:
             return operation(*args, timeout=self._timeout_s, **options)
         except (
+            IndefiniteAnswer,
             razorpay.errors.ServerError,
+            razorpay.errors.GatewayError,  # "GATEWAY_ERROR": the bank or network behind Razorpay failed
             requests.exceptions.ConnectionError,
             requests.exceptions.Timeout,
             requests.exceptions.JSONDecodeError,  # an HTML error page from a proxy in front of Razorpay
         ) as exc:
             raise GatewayUnavailable(f"razorpay: {exc}") from exc
-        except (razorpay.errors.BadRequestError, razorpay.errors.GatewayError) as exc:
+        except razorpay.errors.BadRequestError as exc:
             if "idempotency" in str(exc).lower():
                 # "still in progress" or "already processed with another request": the first
                 # request under our key exists, and its outcome is not this answer.
                 raise GatewayUnavailable(f"razorpay: {exc}") from exc
             raise GatewayRejected(f"razorpay: {exc}") from exc
+
+
+def _indefinite(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    if response.status_code >= 500 or response.status_code == 429:
+        raise IndefiniteAnswer(f"HTTP {response.status_code} from {response.request.path_url.split('?')[0]}")
+    return response
 
 
 def _require_ascii(signature: object) -> None:

@@ -27,13 +27,14 @@ Amounts are integers (minor units); pynamodb's ``NumberAttribute`` round-trips t
 
 from __future__ import annotations
 
+import heapq
 import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
 from payments.core.clock import sortable
@@ -108,11 +109,12 @@ class WalletItem(_LedgerTable):
 
 
 class InFlightIndex(GlobalSecondaryIndex["TransactionItem"]):
-    """Sparse: only records a recovery job must look at carry ``gsi2pk``; settling removes it."""
+    """Sparse: only records a recovery job must look at carry ``gsi2pk``; settling removes it.
+    ``created_at`` is projected so the overdue ones can be counted from the index alone."""
 
     class Meta:
         index_name = "inflight"
-        projection = KeysOnlyProjection()
+        projection = IncludeProjection(["created_at"])
 
     gsi2pk = UnicodeAttribute(hash_key=True)
     gsi2sk = UnicodeAttribute(range_key=True)
@@ -188,12 +190,25 @@ def attach_order(user_id: str, txn_id: str, gateway: str, order_id: str, now: da
 
 
 def due_for_recovery(kind: str, now: datetime, limit: int) -> Iterator[tuple[str, str]]:
-    """Keys of ``kind`` records due by ``now``, oldest due first within each shard."""
+    """Keys of ``kind`` records due by ``now``, oldest due first across all shards (merged, so
+    no shard waits behind another however busy it is)."""
     upper = f"{sortable(now)}#~"
-    for shard in range(INFLIGHT_SHARDS):
-        partition = f"INFLIGHT#{kind}#{shard}"
-        for key in TransactionItem.inflight.query(partition, TransactionItem.gsi2sk <= upper, limit=limit):
-            yield key.pk, key.sk
+    shards = [
+        TransactionItem.inflight.query(f"INFLIGHT#{kind}#{shard}", TransactionItem.gsi2sk <= upper, limit=limit)
+        for shard in range(INFLIGHT_SHARDS)
+    ]
+    for key in heapq.merge(*shards, key=lambda item: item.gsi2sk):
+        yield key.pk, key.sk
+
+
+def count_in_flight_since(kind: str, created_before: datetime) -> int:
+    """How many ``kind`` records, due or not, were created before ``created_before``."""
+    return sum(
+        TransactionItem.inflight.count(
+            f"INFLIGHT#{kind}#{shard}", filter_condition=TransactionItem.created_at < created_before
+        )
+        for shard in range(INFLIGHT_SHARDS)
+    )
 
 
 class TransactionItem(_LedgerTable):
@@ -232,6 +247,8 @@ class TransactionItem(_LedgerTable):
     task_claim = UnicodeAttribute(null=True)  # the decision a resumer claimed the token with (JSON)
     claimed_at = UTCDateTimeAttribute(null=True)
     gateway_payout_id = UnicodeAttribute(null=True)
+    payout_sent_at = UTCDateTimeAttribute(null=True)  # the last payout attempt (withdrawals)
+    payout_attempts = NumberAttribute(null=True)
     # Refunds and chargebacks point at their deposit; a deposit counts what was refunded.
     parent_txn_id = UnicodeAttribute(null=True)
     refunded = NumberAttribute(null=True)
