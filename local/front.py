@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from local.runtime import FunctionError, Runtime
 from local.schedules import Scheduler
-from local.template import Route
+from local.template import GatewayResponse, Route
 
 ACCOUNT_ID = "123456789012"
 _LOCAL_SCHEDULE = re.compile(r"^/_local/schedules/([A-Za-z0-9]+)$")
@@ -51,7 +51,7 @@ class ApiGateway:
         self,
         runtime: Runtime,
         routes: list[Route],
-        responses: dict[str, tuple[int | None, str]],
+        responses: dict[str, GatewayResponse],
         stage: str,
         region: str,
     ) -> None:
@@ -64,14 +64,19 @@ class ApiGateway:
 
     # ----------------------------------------------------------- gateway responses
     def gateway_response(
-        self, kind: str, status: int, message: str, request_id: str
+        self, kind: str, status: int, message: str, request_id: str, request_headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, str], bytes]:
+        """What API Gateway answers by itself: the response of ``kind`` if the template has one,
+        else its DEFAULT_4XX/5XX family, else API Gateway's own ``{"message": ...}``."""
         family = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
-        configured_status, body = self.responses.get(kind) or self.responses.get(family) or (None, "")
-        body = body or json.dumps({"message": message})
-        body = body.replace("$context.error.messageString", message.replace('"', "'"))
-        body = body.replace("$context.requestId", request_id)
-        return configured_status or status, {"Content-Type": "application/json"}, body.encode()
+        configured = self.responses.get(kind) or self.responses.get(family)
+        context = {"error.message": message, "requestId": request_id}
+        if configured is None:
+            return status, {"Content-Type": "application/json"}, json.dumps({"message": message}).encode()
+        headers = {"Content-Type": "application/json", "x-amzn-RequestId": request_id}
+        headers.update(render_response_headers(configured.headers, request_headers or {}))
+        body = render_gateway_template(configured.body, context)
+        return configured.status or status, headers, body.encode()
 
     # ----------------------------------------------------------- request handling
     def handle(
@@ -94,6 +99,7 @@ class ApiGateway:
                 HTTPStatus.FORBIDDEN,
                 "Missing Authentication Token",
                 request_id,
+                headers,
             )
         compiled, path_params = match
         authorizer_context: dict[str, Any] | None = None
@@ -122,8 +128,10 @@ class ApiGateway:
                 + "".join(exc.payload.get("stackTrace", [])[-4:]),
                 file=sys.stderr,
             )
-            return self.gateway_response("DEFAULT_5XX", HTTPStatus.BAD_GATEWAY, "Internal server error", request_id)
-        return self._http_response(result, request_id)
+            return self.gateway_response(
+                "DEFAULT_5XX", HTTPStatus.BAD_GATEWAY, "Internal server error", request_id, headers
+            )
+        return self._http_response(result, request_id, headers)
 
     def _fire_schedule(self, logical_id: str, request_id: str) -> tuple[int, dict[str, str], bytes]:
         """Local only: run a scheduled function now, as EventBridge would on its schedule."""
@@ -144,7 +152,7 @@ class ApiGateway:
     ) -> dict[str, Any] | tuple[int, dict[str, str], bytes]:
         token = _header(headers, "Authorization")
         if not token:
-            return self.gateway_response("UNAUTHORIZED", HTTPStatus.UNAUTHORIZED, "Unauthorized", request_id)
+            return self.gateway_response("UNAUTHORIZED", HTTPStatus.UNAUTHORIZED, "Unauthorized", request_id, headers)
         api_arn = f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{API_ID}"
         method_arn = f"{api_arn}/{self.stage}/{method}{compiled.resource}"
         try:
@@ -154,13 +162,15 @@ class ApiGateway:
             )
         except FunctionError as exc:
             if str(exc) == "Unauthorized":
-                return self.gateway_response("UNAUTHORIZED", HTTPStatus.UNAUTHORIZED, "Unauthorized", request_id)
+                return self.gateway_response(
+                    "UNAUTHORIZED", HTTPStatus.UNAUTHORIZED, "Unauthorized", request_id, headers
+                )
             return self.gateway_response(
-                "AUTHORIZER_FAILURE", HTTPStatus.INTERNAL_SERVER_ERROR, "Authorizer failure", request_id
+                "AUTHORIZER_FAILURE", HTTPStatus.INTERNAL_SERVER_ERROR, "Authorizer failure", request_id, headers
             )
         statements = policy.get("policyDocument", {}).get("Statement", [])
         if not any(statement.get("Effect") == "Allow" for statement in statements):
-            return self.gateway_response("ACCESS_DENIED", HTTPStatus.FORBIDDEN, "Forbidden", request_id)
+            return self.gateway_response("ACCESS_DENIED", HTTPStatus.FORBIDDEN, "Forbidden", request_id, headers)
         return {**policy.get("context", {}), "principalId": policy.get("principalId")}
 
     def _proxy_event(
@@ -209,10 +219,12 @@ class ApiGateway:
             "isBase64Encoded": False,
         }
 
-    def _http_response(self, result: Any, request_id: str) -> tuple[int, dict[str, str], bytes]:
+    def _http_response(
+        self, result: Any, request_id: str, request_headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
         if not isinstance(result, dict) or "statusCode" not in result:
             return self.gateway_response(
-                "DEFAULT_5XX", HTTPStatus.BAD_GATEWAY, "Malformed Lambda proxy response", request_id
+                "DEFAULT_5XX", HTTPStatus.BAD_GATEWAY, "Malformed Lambda proxy response", request_id, request_headers
             )
         headers = {key: str(value) for key, value in (result.get("headers") or {}).items()}
         for key, values in (result.get("multiValueHeaders") or {}).items():
@@ -221,6 +233,33 @@ class ApiGateway:
         body = result.get("body") or ""
         payload = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
         return int(result["statusCode"]), headers, payload
+
+
+def render_gateway_template(template: str, context: dict[str, str]) -> str:
+    """A gateway response template as API Gateway renders it: ``$context.x`` is the raw value,
+    ``$context.error.messageString`` the message already in double quotes (a JSON string)."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name == "error.messageString":
+            return json.dumps(context.get("error.message", ""))
+        return context.get(name, "")
+
+    return re.sub(r"\$context\.([A-Za-z]+(?:\.[A-Za-z]+)*)", value, template)
+
+
+def render_response_headers(mapping: dict[str, str], request_headers: dict[str, str]) -> dict[str, str]:
+    """``ResponseParameters`` headers: ``'static'`` values, or ``method.request.header.X``
+    copied from the request (left out when the request has no such header, as API Gateway does)."""
+    rendered = {}
+    for name, expression in mapping.items():
+        if expression.startswith("'") and expression.endswith("'"):
+            rendered[name] = expression[1:-1]
+        elif expression.startswith("method.request.header."):
+            found = _header(request_headers, expression.removeprefix("method.request.header."))
+            if found:
+                rendered[name] = found
+    return rendered
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:

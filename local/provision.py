@@ -27,9 +27,10 @@ SKIPPED_TYPES = frozenset(
         "AWS::ApiGateway::RestApi",
         "AWS::ApiGateway::Deployment",
         "AWS::ApiGateway::Stage",
+        "AWS::ApiGateway::Account",  # the account-wide CloudWatch role of API Gateway (access logs)
+        "AWS::Lambda::EventInvokeConfig",  # failure destinations of asynchronous (scheduled) runs
         "AWS::Lambda::Permission",
         "AWS::Lambda::LayerVersion",
-        "AWS::Logs::LogGroup",
         "AWS::CloudWatch::Alarm",
         "AWS::SNS::Topic",
         "AWS::IAM::ManagedPolicy",  # moto does not enforce IAM; roles are created without policies
@@ -64,6 +65,9 @@ class Provisioner:
             "AWS::SecretsManager::Secret": self._secret,
             "AWS::IAM::Role": self._role,
             "AWS::Lambda::Function": self._function,
+            "AWS::Lambda::Version": self._version,
+            "AWS::Logs::LogGroup": self._log_group,
+            "AWS::Lambda::Alias": self._alias,
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::SQS::Queue": self._queue,
             "AWS::Events::Rule": self._rule,
@@ -196,7 +200,7 @@ class Provisioner:
         self._record(logical_id, props["AliasName"])
 
     def _secret(self, logical_id: str, props: dict[str, Any]) -> None:
-        value = self.secret_values.get(logical_id) or props.get("SecretString") or secrets.token_urlsafe(48)
+        value = self.secret_values.get(logical_id) or props.get("SecretString") or _generated(props)
         arn = self.client("secretsmanager").create_secret(
             Name=props.get("Name") or self._name(logical_id, 512), SecretString=value
         )["ARN"]
@@ -229,6 +233,24 @@ class Provisioner:
         self.stack.function_environments[logical_id] = {key: str(value) for key, value in environment.items()}
         self._record(logical_id, name, Arn=config["FunctionArn"])
 
+    def _log_group(self, logical_id: str, props: dict[str, Any]) -> None:
+        name = props.get("LogGroupName") or f"/{self.stack.name}/{logical_id}"
+        self.client("logs").create_log_group(logGroupName=name)
+        if "RetentionInDays" in props:
+            self.client("logs").put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+        arn = f"arn:aws:logs:{self.stack.region}:{ACCOUNT_ID}:log-group:{name}:*"
+        self._record(logical_id, name, Arn=arn)
+
+    def _version(self, logical_id: str, props: dict[str, Any]) -> None:
+        version = self.client("lambda").publish_version(FunctionName=props["FunctionName"])
+        self._record(logical_id, version["FunctionArn"], Version=version["Version"])
+
+    def _alias(self, logical_id: str, props: dict[str, Any]) -> None:
+        alias = self.client("lambda").create_alias(
+            FunctionName=props["FunctionName"], Name=props["Name"], FunctionVersion=str(props["FunctionVersion"])
+        )
+        self._record(logical_id, alias["AliasArn"])
+
     def _state_machine(self, logical_id: str, props: dict[str, Any]) -> None:
         definition = props.get("DefinitionString")
         if isinstance(definition, dict):
@@ -256,6 +278,15 @@ class Provisioner:
             kwargs["ScheduleExpression"] = props["ScheduleExpression"]
         arn = self.client("events").put_rule(**kwargs)["RuleArn"]
         self._record(logical_id, name, Arn=arn)
+
+
+def _generated(props: dict[str, Any]) -> str:
+    """``GenerateSecretString``: a random string, or the template's JSON with it under the key."""
+    generate = props.get("GenerateSecretString") or {}
+    value = secrets.token_urlsafe(48)
+    if "SecretStringTemplate" in generate:
+        return json.dumps({**json.loads(generate["SecretStringTemplate"]), generate["GenerateStringKey"]: value})
+    return value
 
 
 def _references(value: Any) -> set[str]:

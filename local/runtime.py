@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import Any
 
+from local import iam
 from local.provision import Stack
 from local.template import FunctionSpec
 
@@ -70,10 +71,58 @@ def isolate_powertools_resolvers() -> None:
     ApiGatewayResolver.resolve = resolve  # type: ignore[method-assign]
 
 
+def isolate_powertools_parameters() -> None:
+    """Powertools caches secrets and parameters in module-level providers: in one process running
+    every function, a secret fetched by one function would be served to another from the cache,
+    without the AWS call its role may not allow. Each function gets its own providers, as its own
+    Lambda container would."""
+    import sys
+
+    import aws_lambda_powertools.utilities.parameters  # noqa: F401 - imports every provider module
+    from aws_lambda_powertools.utilities.parameters import constants
+
+    shared = constants.DEFAULT_PROVIDERS
+    if isinstance(shared, _PerFunction):
+        return
+    per_function = _PerFunction()
+    for name, module in list(sys.modules.items()):
+        if (
+            name.startswith("aws_lambda_powertools.utilities.parameters")
+            and getattr(module, "DEFAULT_PROVIDERS", None) is shared
+        ):
+            module.DEFAULT_PROVIDERS = per_function  # type: ignore[attr-defined]
+
+
+class _PerFunction(dict):  # type: ignore[type-arg]
+    """``DEFAULT_PROVIDERS`` keyed by the running function (``iam.principal``) as well."""
+
+    def _key(self, name: Any) -> Any:
+        return (iam.principal.get(), name)
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(self._key(name))
+
+    def __getitem__(self, name: Any) -> Any:
+        return super().__getitem__(self._key(name))
+
+    def __setitem__(self, name: Any, value: Any) -> None:
+        super().__setitem__(self._key(name), value)
+
+    def get(self, name: Any, default: Any = None) -> Any:
+        return super().get(self._key(name), default)
+
+
 class Runtime:
     def __init__(self, specs: dict[str, FunctionSpec], stack: Stack) -> None:
         isolate_powertools_resolvers()
+        isolate_powertools_parameters()
         self._specs = specs
+        everyone = {name for environment in stack.function_environments.values() for name in environment}
+        #: Per function, the variables only other functions have (see ``settings.hidden_variables``).
+        self._hidden = {
+            logical_id: frozenset(everyone - stack.function_environments.get(logical_id, {}).keys())
+            for logical_id in specs
+        }
         self._stack = stack
         self._modules: dict[str, ModuleType] = {}
         self._locks = {logical_id: threading.Lock() for logical_id in specs}
@@ -107,7 +156,11 @@ class Runtime:
         spec = self._specs[logical_id]
         name = self._stack.physical.get(logical_id, logical_id)
         arn = self._stack.attributes.get(logical_id, {}).get("Arn", name)
+        from payments.platform.settings import hidden_variables
+
         with self._locks[logical_id]:
+            as_principal = iam.principal.set(logical_id)
+            hidden = hidden_variables.set(self._hidden.get(logical_id, frozenset()))
             try:
                 return handler(event, LambdaContext(name, arn, spec.timeout_s, spec.memory_mb))
             except Exception as exc:
@@ -118,6 +171,9 @@ class Runtime:
                         "stackTrace": traceback.format_tb(exc.__traceback__),
                     }
                 ) from exc
+            finally:
+                hidden_variables.reset(hidden)
+                iam.principal.reset(as_principal)
 
     def invoke_by_name(self, function_name: str, event: Any) -> Any:
         name = function_name.rsplit(":function:", 1)[-1].split(":", 1)[0]

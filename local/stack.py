@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from typing import Any
 
 import boto3
 
-from local import front, provision, template
+from local import front, iam, provision, template
 from local.runtime import Runtime
 from local.schedules import Scheduler
 
@@ -19,6 +20,11 @@ DEFAULT_STACK_NAME = "payments-local"
 DEFAULT_REGION = "us-east-1"
 #: The local stack's JWT secret unless JWT_SECRET_KEY is set; `make token` signs with the same.
 DEFAULT_JWT_SECRET = "local-dev-secret-not-for-production"
+LOCAL_MOCK_KEYS = {
+    "MOCK_KEY_ID": "mock_key_local",
+    "MOCK_KEY_SECRET": "mock_key_secret_local_only",
+    "MOCK_WEBHOOK_SECRET": "mock_webhook_secret_local_only",
+}
 
 
 def local_jwt_secret() -> str:
@@ -120,6 +126,7 @@ class Deployment:
     stack: provision.Stack
     runtime: Runtime
     sam: dict[str, Any]
+    policies: iam.Policies
 
 
 def deploy(
@@ -129,19 +136,47 @@ def deploy(
     region: str = DEFAULT_REGION,
 ) -> Deployment:
     """Create every resource of ``template.yaml`` in moto (server at ``endpoint_url``, or the
-    in-process mock when None), export the functions' environment, and route Lambda invokes."""
-    parameters = {"Environment": "dev", **(parameters or {})}
+    in-process mock when None), export the functions' environment, route Lambda invokes, and
+    enforce each function's role on the calls it makes (``local.iam``)."""
+    sam, stack, policies = _provision(stack_name, endpoint_url, parameters, region)
+    # Test code (no function running) sees every function's variables; a running function sees
+    # only its own (local.runtime hides the others), so one value per name is required.
+    merged: dict[str, tuple[str, str]] = {}
+    for logical_id, environment in stack.function_environments.items():
+        for name, value in environment.items():
+            first = merged.setdefault(name, (logical_id, value))
+            if first[1] != value:
+                raise ValueError(f"{name} differs between {first[0]} and {logical_id}; the local stack needs one value")
+        os.environ.update(environment)
+    iam.install(policies)
+    runtime = Runtime(template.functions(sam), stack)
+    runtime.route_moto_invocations(moto_lock_released)
+    return Deployment(stack=stack, runtime=runtime, sam=sam, policies=policies)
+
+
+def offline_policies(parameters: dict[str, str] | None = None) -> iam.Policies:
+    """The roles of ``template.yaml`` as deployed (in a throwaway in-process moto): ``make iam``."""
+    from moto import mock_aws
+
+    configure_moto()
+    with mock_aws():
+        return _provision(DEFAULT_STACK_NAME, None, parameters, DEFAULT_REGION)[2]
+
+
+def _provision(
+    stack_name: str, endpoint_url: str | None, parameters: dict[str, str] | None, region: str
+) -> tuple[dict[str, Any], provision.Stack, iam.Policies]:
+    parameters = {"Environment": "dev", "EnableMockGateway": "true", **(parameters or {})}
     sam = template.load_template()
     cfn = template.to_cloudformation(sam, parameters)
     stack = provision.Stack(name=stack_name, region=region, parameters=parameters)
     provisioner = provision.Provisioner(stack, cfn, boto3.Session(region_name=region), endpoint_url)
     provisioner.secret_values["JwtSecret"] = local_jwt_secret()
+    # Known keys for the local Mock, so that `make run` users and the tests can sign its
+    # webhooks; a deployed stack generates its own (template MockGatewaySecret).
+    provisioner.secret_values["MockGatewaySecret"] = json.dumps(LOCAL_MOCK_KEYS)
     provisioner.create_all()
-    for environment in stack.function_environments.values():
-        os.environ.update(environment)
-    runtime = Runtime(template.functions(sam), stack)
-    runtime.route_moto_invocations(moto_lock_released)
-    return Deployment(stack=stack, runtime=runtime, sam=sam)
+    return sam, stack, iam.Policies.from_template(sam, cfn, provisioner.resolve, stack)
 
 
 def make_gateway(deployment: Deployment, scheduler: Scheduler | None = None) -> front.ApiGateway:

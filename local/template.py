@@ -40,7 +40,11 @@ _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        loaded = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    # An alias (*Name) is one shared object to PyYAML; `sam deploy` uploads the template with
+    # every alias written out (samcli's FlattenAliasDumper), and the translator edits policies in
+    # place: give each use its own copy, as deployed.
+    return json.loads(json.dumps(loaded))
 
 
 class _NoManagedPolicies:
@@ -128,15 +132,25 @@ def api_routes(sam: dict[str, Any]) -> list[Route]:
     return routes
 
 
-def gateway_responses(sam: dict[str, Any]) -> dict[str, tuple[int | None, str]]:
-    """The API's GatewayResponses: response type -> (status, JSON body template)."""
+@dataclass(frozen=True)
+class GatewayResponse:
+    """One entry of the API's ``GatewayResponses``: what API Gateway answers by itself."""
+
+    status: int | None
+    body: str  # the application/json template
+    headers: dict[str, str]  # header -> mapping expression (``'static'`` or ``method.request.header.X``)
+
+
+def gateway_responses(sam: dict[str, Any]) -> dict[str, GatewayResponse]:
+    """The API's GatewayResponses by response type (``DEFAULT_4XX``, ``UNAUTHORIZED``...)."""
     result = {}
     for resource in sam["Resources"].values():
         if resource["Type"] == "AWS::Serverless::Api":
             for kind, spec in resource["Properties"].get("GatewayResponses", {}).items():
                 status = spec.get("StatusCode")
-                result[kind] = (
+                result[kind] = GatewayResponse(
                     int(status) if status else None,
                     spec["ResponseTemplates"]["application/json"],
+                    dict((spec.get("ResponseParameters") or {}).get("Headers", {})),
                 )
     return result

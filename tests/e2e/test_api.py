@@ -12,7 +12,7 @@ from payments.core.caller import KycLevel
 from payments.http.auth import issue_token
 from payments.ledger.types import TransactionStatus, TransactionType
 from payments.ledger.writer import Ledger, NewTransaction
-from tests.support.fixtures import LocalStack, make_token
+from tests.support.fixtures import WEB_ORIGIN, LocalStack, make_token
 
 BALANCE = "/api/v1/payments/wallet/balance"
 TRANSACTIONS = "/api/v1/payments/wallet/transactions"
@@ -70,10 +70,57 @@ def test_protected_routes_answer_401_in_the_envelope(local_stack: LocalStack, to
         }
 
 
-def test_unknown_routes_are_403_like_api_gateway(local_stack: LocalStack) -> None:
+def test_unknown_routes_are_404_in_the_envelope(local_stack: LocalStack) -> None:
+    """API Gateway's MISSING_AUTHENTICATION_TOKEN (its answer to a path or method it does not
+    have), rendered from the template's gateway response, as JSON."""
     response = _get(local_stack, "/api/v1/payments/nope", make_token("u1"))
-    assert response.status_code == 403
-    assert response.json()["success"] is False
+    assert response.status_code == 404
+    assert response.json() == {
+        "success": False,
+        "error": {"code": "NOT_FOUND", "message": "No route for this method and path"},
+    }
+
+
+def test_a_browser_preflight_gets_the_grants_only_for_an_allowed_origin(local_stack: LocalStack) -> None:
+    """The local stack allows CORS_ALLOWED_ORIGINS=https://app.example.com (tests/support)."""
+    asked = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+    allowed = requests.options(
+        local_stack.api + "/api/v1/payments/deposits/initiate", headers={**asked, "Origin": WEB_ORIGIN}, timeout=10
+    )
+    assert allowed.status_code == 204
+    assert allowed.headers["Access-Control-Allow-Origin"] == WEB_ORIGIN
+    assert "Idempotency-Key" in allowed.headers["Access-Control-Allow-Headers"]
+    assert "POST" in allowed.headers["Access-Control-Allow-Methods"]
+    other = requests.options(
+        local_stack.api + "/api/v1/payments/deposits/initiate",
+        headers={**asked, "Origin": "https://evil.example"},
+        timeout=10,
+    )
+    assert other.status_code == 204
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_answers_carry_cors_headers_for_an_allowed_origin_errors_included(
+    local_stack: LocalStack, user_id: str
+) -> None:
+    mine = requests.get(
+        local_stack.api + BALANCE,
+        headers={"Authorization": f"Bearer {make_token(user_id)}", "Origin": WEB_ORIGIN},
+        timeout=10,
+    )
+    assert (mine.status_code, mine.headers["Access-Control-Allow-Origin"]) == (200, WEB_ORIGIN)
+    assert "Idempotent-Replayed" in mine.headers["Access-Control-Expose-Headers"]
+    elsewhere = requests.get(
+        local_stack.api + BALANCE,
+        headers={"Authorization": f"Bearer {make_token(user_id)}", "Origin": "https://evil.example"},
+        timeout=10,
+    )
+    assert elsewhere.status_code == 200
+    assert "Access-Control-Allow-Origin" not in elsewhere.headers
+    refused = requests.get(
+        local_stack.api + BALANCE, headers={"Origin": WEB_ORIGIN}, timeout=10
+    )  # API Gateway's own 401
+    assert (refused.status_code, refused.headers["Access-Control-Allow-Origin"]) == (401, WEB_ORIGIN)
 
 
 def test_history_over_http_is_the_callers_own(local_stack: LocalStack, user_id: str) -> None:

@@ -1,5 +1,6 @@
 """Fixtures of the gateway adapter tests."""
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,14 +21,26 @@ def http() -> Iterator[responses.RequestsMock]:
 @pytest.fixture
 def gateways(monkeypatch: pytest.MonkeyPatch, aws: Any) -> Iterator[responses.RequestsMock]:
     """Razorpay and Stripe configured (test credentials), every HTTP call stubbed or refused, and
-    every gateway circuit closed."""
+    every gateway circuit closed. The credentials go where a deployment keeps them, in the stack's
+    gateway secret: a function without access to it (no GATEWAY_SECRETS_ARN, no IAM grant) then
+    fails here as it would in AWS."""
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+
     from payments.store.ops_table import CircuitItem
 
-    for name, value in GATEWAY_ENV.items():
-        monkeypatch.setenv(name, value)
+    secret_arn = aws.stack.physical["GatewaySecret"]
+    secrets = boto3.client("secretsmanager")
+    empty = secrets.get_secret_value(SecretId=secret_arn)["SecretString"]
+    secrets.put_secret_value(SecretId=secret_arn, SecretString=json.dumps(GATEWAY_ENV))
+    parameters.clear_caches()
     monkeypatch.setenv("GATEWAY_ORDER", "razorpay,stripe,mock")
     monkeypatch.setenv("CIRCUIT_FAILURE_THRESHOLD", "3")
     for gateway in ("razorpay", "stripe", "mock"):
         CircuitItem(f"CIRCUIT#{gateway}").delete()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
-        yield http
+    try:
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
+            yield http
+    finally:
+        secrets.put_secret_value(SecretId=secret_arn, SecretString=empty)
+        parameters.clear_caches()

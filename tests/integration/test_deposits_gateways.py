@@ -165,14 +165,39 @@ def test_failover_from_razorpay_5xx_to_stripe(gateways: responses.RequestsMock, 
     assert "token_RZP_card" not in str(gateways.calls[-1].request.body)
 
 
-def test_failover_on_timeouts_down_to_the_mock(
+def test_failover_on_timeouts_never_reaches_the_mock(
     gateways: responses.RequestsMock, wallets: Wallets, user_id: str
 ) -> None:
+    """A real gateway fails over to the next real one only: the Mock, enabled on this stack, is
+    never a customer's fallback (it takes no real money)."""
     gateways.add(responses.POST, f"{RAZORPAY}/orders", body=requests.exceptions.ConnectTimeout("slow"))
     gateways.add(responses.POST, f"{STRIPE}/payment_intents", body=requests.exceptions.ConnectionError("down"))
     method_id = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
     reply = wallets.initiate(user_id, method_id)
-    assert (reply.status, reply.body["gateway"]) == (200, "MOCK")
+    assert (reply.status, reply.body["error"]["code"]) == (502, "PAY_004")
+    assert [call.request.url.split("/v1/")[1] for call in gateways.calls] == ["orders", "payment_intents"]
+
+
+def test_a_mock_deposit_never_fails_over_to_a_real_gateway(
+    gateways: responses.RequestsMock, wallets: Wallets, user_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_ORDER", "mock,razorpay,stripe")
+    method_id = wallets.add_method(user_id)  # a Mock token
+    assert wallets.initiate(user_id, method_id).body["gateway"] == "MOCK"
+    assert not gateways.calls
+
+
+@pytest.mark.parametrize("gateway", ["razorpay", "stripe"])
+def test_a_gateway_without_credentials_is_refused_not_replaced(wallets: Wallets, user_id: str, gateway: str) -> None:
+    """No credentials for the method's gateway on this stack (the gateways fixture is not used):
+    400 GATEWAY_NOT_CONFIGURED, and no deposit is recorded, instead of a silent Mock deposit."""
+    token = {"razorpay": "token_RZP_card", "stripe": "pm_card_visa"}[gateway]
+    method_id = wallets.add_method(user_id, token=token, gateway=gateway)
+    reply = wallets.initiate(user_id, method_id)
+    assert (reply.status, reply.body["error"]["code"]) == (400, "GATEWAY_NOT_CONFIGURED")
+    assert reply.body["error"]["details"] == {"gateway": gateway}
+    history = wallets.api.get("WalletTransactionsFunction", "/api/v1/payments/wallet/transactions", user_id)
+    assert history.body["total"] == 0
 
 
 def test_all_gateways_down_is_pay_004_with_the_deposit_failed(
@@ -192,16 +217,20 @@ def test_all_gateways_down_is_pay_004_with_the_deposit_failed(
 def test_an_open_circuit_skips_the_gateway_without_calling_it(
     gateways: responses.RequestsMock, wallets: Wallets, user_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("GATEWAY_ORDER", "razorpay,mock")
+    monkeypatch.setenv("GATEWAY_ORDER", "razorpay,stripe")
     _razorpay_order(gateways, status=502)
+    for n in range(4):  # registered in order: one PaymentIntent per deposit
+        _stripe_intent(gateways, intent_id=f"pi_circuit_{n}")
     users = [f"{user_id}_{n}" for n in range(4)]  # four customers: no fraud rule sees a burst
     methods = [wallets.add_method(user, token="token_RZP_card", gateway="razorpay") for user in users]
     for user, method_id in list(zip(users, methods, strict=True))[:3]:
-        assert wallets.initiate(user, method_id).body["gateway"] == "MOCK"
-    calls_before = len(gateways.calls)
-    assert calls_before == 3
-    assert wallets.initiate(users[3], methods[3]).body["gateway"] == "MOCK"
-    assert len(gateways.calls) == calls_before  # the circuit is open: Razorpay was not tried
+        reply = wallets.initiate(user, method_id)
+        assert reply.body.get("gateway") == "STRIPE", reply.body
+    razorpay_calls = [call for call in gateways.calls if call.request.url.startswith(RAZORPAY)]
+    assert len(razorpay_calls) == 3
+    assert wallets.initiate(users[3], methods[3]).body["gateway"] == "STRIPE"
+    after = [call for call in gateways.calls if call.request.url.startswith(RAZORPAY)]
+    assert len(after) == 3  # the circuit is open: Razorpay was not tried
 
 
 def test_a_rejected_order_is_pay_004_without_failover(

@@ -8,6 +8,7 @@ import pytest
 
 from payments.kyc import resets as usage_reset
 from payments.store.ledger_table import WALLET_SK, WalletItem, user_pk
+from tests.support.fixtures import run_job
 
 WALLETS = 2000
 
@@ -46,3 +47,26 @@ def test_the_daily_job_resets_stale_wallets_in_pages(aws: Any) -> None:
     assert usage_reset.reset("daily", now, page_size=250)["reset"] == 0  # nothing left to do
     monthly = usage_reset.reset("monthly", datetime(2027, 3, 1, 0, 10, tzinfo=UTC), page_size=500)
     assert monthly["reset"] >= WALLETS
+
+
+@pytest.mark.parametrize(("job", "period"), [("Daily", "daily"), ("Monthly", "monthly")])
+def test_the_scheduled_functions_reset_as_eventbridge_invokes_them(aws: Any, job: str, period: str) -> None:
+    """Each job as deployed: invoked with its schedule's event, with its own role."""
+    stale = WalletItem(
+        user_pk(f"reset_job_{period}"),
+        WALLET_SK,
+        user_id=f"reset_job_{period}",
+        daily_used=700,
+        daily_period="2020-01-01",
+        monthly_used=7000,
+        monthly_period="2020-01",
+    )
+    stale.save()
+    try:
+        report = run_job(aws, f"UsageReset{job}Function")
+        assert report["reset"] >= 1
+        fresh = WalletItem.get(stale.pk, WALLET_SK, consistent_read=True)
+        used = fresh.daily_used if period == "daily" else fresh.monthly_used
+        assert used == 0
+    finally:
+        stale.delete()

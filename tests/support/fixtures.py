@@ -26,7 +26,9 @@ from tests.support.invariants import assert_ledger_invariants, stranded_locks
 
 EVENTS_DIR = REPO_ROOT / "events"
 #: The e2e stack waits 8 s (not a day) for a payout webhook, so the timeout path runs in a test.
-LOCAL_PARAMETERS = ["--parameter", "PayoutTimeoutSeconds=8"]
+#: The web origin the test stacks allow (CORS), as a deployment's CorsAllowedOrigins would.
+WEB_ORIGIN = "https://app.example.com"
+LOCAL_PARAMETERS = ["--parameter", "PayoutTimeoutSeconds=8", "--parameter", f"CorsAllowedOrigins={WEB_ORIGIN}"]
 STACK_NAME = "payments-test"
 
 
@@ -50,7 +52,7 @@ def aws() -> Iterator[Any]:
 
     configure_moto()
     with mock_aws():
-        yield deploy(STACK_NAME)
+        yield deploy(STACK_NAME, parameters={"CorsAllowedOrigins": WEB_ORIGIN})
         # Whatever the suite did, no table may hold a card number or a gateway secret.
         client = boto3.client("dynamodb")
         for table in (os.environ["LEDGER_TABLE_NAME"], os.environ["OPS_TABLE_NAME"]):
@@ -60,8 +62,13 @@ def aws() -> Iterator[Any]:
 
 @pytest.fixture
 def api(aws: Any) -> Any:
+    """The API in-process. Each test starts with every gateway's circuit closed: the breaker's
+    state is shared through the ops table, and another test's failures must not open it here."""
+    from payments.store.ops_table import CircuitItem
     from tests.support.api import InProcessApi
 
+    for gateway in ("razorpay", "stripe", "mock"):
+        CircuitItem(f"CIRCUIT#{gateway}").delete()
     return InProcessApi(aws)
 
 

@@ -44,17 +44,49 @@ def test_functions_have_least_privilege_policies(logical_id: str) -> None:
 
 
 def test_only_health_and_webhooks_are_public() -> None:
-    public = {route.path for route in api_routes(SAM) if route.authorizer is None}
+    """And CORS preflights: browsers send OPTIONS without the bearer token; the preflight
+    function answers them and nothing else runs without the authorizer."""
+    routes = api_routes(SAM)
+    public = {route.path for route in routes if route.authorizer is None and route.method != "OPTIONS"}
     assert all(path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) for path in public), public
     assert "/health" in public
+    assert {route.function for route in routes if route.method == "OPTIONS"} == {"CorsPreflightFunction"}
 
 
-def test_the_mock_gateway_does_not_exist_in_prod() -> None:
-    for route in api_routes(SAM):
-        if route.path.startswith("/mock-gateway/") or route.path == "/webhooks/mock":
-            assert RESOURCES[route.function].get("Condition") == "IsNotProd", route
+def test_every_api_path_answers_the_cors_preflight() -> None:
+    """API Gateway picks the most specific resource, then the method: a path without its own
+    OPTIONS answers a preflight with 403 and the browser blocks the call."""
+    routes = api_routes(SAM)
+    browser_paths = {r.path for r in routes if r.path.startswith(("/api/", "/health")) and r.method != "OPTIONS"}
+    preflights = {r.path for r in routes if r.method == "OPTIONS" and r.authorizer is None}
+    assert browser_paths == preflights
+
+
+def test_the_mock_gateway_is_an_explicit_opt_in_with_keys_of_its_own() -> None:
+    """Off by default in every environment; on, its routes exist and its keys are generated per
+    stack (never the public constants the local stack uses)."""
+    parameter = SAM["Parameters"]["EnableMockGateway"]
+    assert (parameter["Default"], SAM["Conditions"]["MockEnabled"]) == (
+        "false",
+        {"Fn::Equals": [{"Ref": "EnableMockGateway"}, "true"]},
+    )
+    mock_routes = [r for r in api_routes(SAM) if r.path.startswith("/mock-gateway/") or r.path == "/webhooks/mock"]
+    assert len(mock_routes) == 3
+    for route in mock_routes:
+        assert RESOURCES[route.function].get("Condition") == "MockEnabled", route
     variables = SAM["Globals"]["Function"]["Environment"]["Variables"]
-    assert variables["MOCK_GATEWAY_ENABLED"] == {"Fn::If": ["IsProd", "false", "true"]}
+    assert variables["MOCK_GATEWAY_ENABLED"] == {"Fn::If": ["MockEnabled", "true", "false"]}
+    secret = RESOURCES["MockGatewaySecret"]
+    assert secret["Condition"] == "MockEnabled"
+    assert secret["Properties"]["GenerateSecretString"]["GenerateStringKey"] == "MOCK_KEY_SECRET"
+    assert "SecretString" not in secret["Properties"]
+    for name, resource in RESOURCES.items():
+        if "Mock" in name and resource["Type"].startswith("AWS::Serverless::Function"):
+            assert resource.get("Condition") == "MockEnabled", name
+    deployed = to_cloudformation(SAM, {"Environment": "dev"})["Resources"]
+    mock_resources = {name: r.get("Condition") for name, r in deployed.items() if "Mock" in name}
+    assert len(mock_resources) > 5
+    assert set(mock_resources.values()) == {"MockEnabled"}  # roles, permissions and all
 
 
 def test_expiring_records_live_in_a_table_with_ttl() -> None:
@@ -69,7 +101,64 @@ def test_ledger_table_is_on_demand_recoverable_encrypted_and_protected_in_prod()
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert props["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}
-    assert table["DeletionPolicy"] == "Retain"
+    assert table["DeletionPolicy"] == "RetainExceptOnCreate"  # a failed first create leaves nothing behind
+
+
+def test_named_or_kept_resources_never_block_a_redeploy_after_a_failed_create() -> None:
+    """Retain keeps a resource of a stack whose first create failed; its fixed name then blocks
+    the next deploy. Only the API Gateway account role (account-wide, unnamed) keeps Retain."""
+    kept = {name: r["DeletionPolicy"] for name, r in RESOURCES.items() if "DeletionPolicy" in r}
+    assert {name for name, policy in kept.items() if policy == "Retain"} == {"ApiGatewayCloudWatchRole"}
+    assert kept["LedgerTable"] == kept["PaymentsKey"] == "RetainExceptOnCreate"
+
+
+def test_every_function_and_the_state_machine_log_to_a_group_the_stack_owns() -> None:
+    for name, resource in RESOURCES.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        group = resource["Properties"]["LoggingConfig"]["LogGroup"]
+        assert group == {"Ref": f"{name}LogGroup"}, name
+        log_group = RESOURCES[f"{name}LogGroup"]
+        assert log_group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+        assert log_group.get("Condition") == resource.get("Condition"), name
+    logging = RESOURCES["WithdrawalStateMachine"]["Properties"]["Logging"]
+    assert logging["IncludeExecutionData"] is False
+    assert logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"] == {
+        "Fn::GetAtt": ["WithdrawalStateMachineLogGroup", "Arn"]
+    }
+
+
+def test_the_saga_runs_published_versions_never_latest() -> None:
+    """An execution waits up to ApprovalTimeoutSeconds: it calls the versions published by the
+    deploy it started under (its definition), not whatever was deployed since."""
+    substitutions = RESOURCES["WithdrawalStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    for key, value in substitutions.items():
+        function = value["Ref"].removesuffix(".Version")
+        assert value == {"Ref": f"{function}.Version"}, key
+        assert RESOURCES[function]["Properties"]["AutoPublishAlias"] == "live"
+
+
+def test_scheduled_jobs_send_failed_runs_to_a_queue() -> None:
+    for name, resource in RESOURCES.items():
+        events = resource.get("Properties", {}).get("Events", {}).values()
+        if resource["Type"] == "AWS::Serverless::Function" and any(e["Type"] == "Schedule" for e in events):
+            config = resource["Properties"]["EventInvokeConfig"]
+            assert config["DestinationConfig"]["OnFailure"] == {
+                "Type": "SQS",
+                "Destination": {"Fn::GetAtt": ["ScheduledJobFailuresQueue", "Arn"]},
+            }, name
+
+
+def test_one_stage_only_with_the_throttling() -> None:
+    """Without OpenApiVersion SAM adds a public stage named "Stage" without the method settings."""
+    api = RESOURCES["PaymentsApi"]["Properties"]
+    assert api["OpenApiVersion"] == "3.0.1"
+    cfn = to_cloudformation(SAM, {"Environment": "dev"})["Resources"]
+    stages = [r["Properties"]["StageName"] for r in cfn.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    assert stages == [{"Ref": "Environment"}]
+    # SAM's extra stage is the deployment's own StageName ("Stage").
+    deployments = [r["Properties"] for r in cfn.values() if r["Type"] == "AWS::ApiGateway::Deployment"]
+    assert [d.get("StageName") for d in deployments] == [None]
 
 
 def test_kms_key_rotates_and_has_an_alias() -> None:

@@ -53,6 +53,15 @@ class GatewayError(PaymentError):
     default_message = "Gateway processing error"
 
 
+class GatewayNotConfigured(PaymentError):
+    """The client asked for a gateway this deployment has no credentials for (or the Mock on a
+    stack without it): refused, never replaced by another gateway."""
+
+    code = "GATEWAY_NOT_CONFIGURED"
+    status = HTTPStatus.BAD_REQUEST
+    default_message = "This gateway is not configured on this deployment"
+
+
 class CurrencyMismatch(PaymentError):
     """A wallet holds one currency; a movement in another is refused inside the ledger write."""
 

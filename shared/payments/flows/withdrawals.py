@@ -26,7 +26,15 @@ from pynamodb.exceptions import UpdateError
 
 from payments.core.caller import Caller
 from payments.core.clock import Deadline, utcnow
-from payments.core.errors import Forbidden, InvalidRequest, LedgerConflict, LimitExceeded, NotFound, PaymentError
+from payments.core.errors import (
+    Forbidden,
+    GatewayNotConfigured,
+    InvalidRequest,
+    LedgerConflict,
+    LimitExceeded,
+    NotFound,
+    PaymentError,
+)
 from payments.core.ids import new_ulid
 from payments.core.money import parse_amount, to_minor
 from payments.flows import methods, recovery, wallets
@@ -96,7 +104,7 @@ def initiate(
         raise InvalidRequest("This payment method cannot receive payouts", field="payment_method_id")
     gateway = GatewayName(method.gateway)
     if gateway not in registry.enabled_gateways():
-        raise InvalidRequest(f"{gateway.value} is not configured for payouts", field="payment_method_id")
+        raise GatewayNotConfigured(f"{gateway.value} is not configured on this deployment", gateway=gateway.value)
     currency = settings.wallet_currency
     if registry.currency(gateway) != currency:
         raise InvalidRequest(

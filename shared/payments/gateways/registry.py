@@ -10,14 +10,16 @@ and the tests configure them. Adapters are imported only when built: the SDKs co
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
+from payments.core.errors import GatewayNotConfigured
 from payments.gateways.base import SUPPORT, GatewayName, MethodType, PaymentGateway
 from payments.platform.settings import Settings, settings
 
 
-def _secret_values() -> dict[str, Any]:
-    arn = settings.gateway_secrets_arn
+def _secret_values(arn: str) -> dict[str, Any]:
     if not arn:
         return {}
     from aws_lambda_powertools.utilities import parameters
@@ -27,9 +29,14 @@ def _secret_values() -> dict[str, Any]:
 
 
 def setting(name: str) -> str | None:
-    """A credential: the environment variable, else the gateway secret, else its declared default."""
+    """A credential: the environment variable, else its secret (the Mock's own, generated per
+    stack, for ``MOCK_*``; the gateway secret for the others), else its declared default."""
     declared = Settings.named(name)
-    value = declared.from_environment() or _secret_values().get(name) or declared.default
+    arn = settings.mock_secret_arn if name.startswith("MOCK_") else settings.gateway_secrets_arn
+    value = declared.from_environment() or _secret_values(arn).get(name) or declared.default
+    if not value and name == "MOCK_WEBHOOK_SECRET":
+        key_secret = setting("MOCK_KEY_SECRET")
+        value = hmac.new(key_secret.encode(), b"mock webhooks", hashlib.sha256).hexdigest() if key_secret else ""
     return str(value) if value else None
 
 
@@ -50,18 +57,20 @@ def enabled_gateways() -> list[GatewayName]:
     ]
 
 
-def candidates(method_type: MethodType, preferred: GatewayName | None, in_currency: str) -> list[GatewayName]:
-    """Gateways to try, in order: the preferred one first, then the rest that support the method
-    and take payments in ``in_currency`` (the wallet's: money never changes currency on the way)."""
-    enabled = [
-        gateway
-        for gateway in enabled_gateways()
-        if method_type in SUPPORT[gateway] and currency(gateway) == in_currency
-    ]
-    if preferred in enabled:
-        enabled.remove(preferred)
-        enabled.insert(0, preferred)
-    return enabled
+def candidates(method_type: MethodType, preferred: GatewayName, in_currency: str) -> list[GatewayName]:
+    """Gateways to try, in order: the preferred one (the method's, or the one the client asked
+    for), then the other real gateways that support the method and take ``in_currency`` (the
+    wallet's: money never changes currency on the way). The Mock is used only when asked for: a
+    real gateway never fails over to it, nor it to a real one. A preferred gateway this
+    deployment has not configured is refused, never silently replaced."""
+    enabled = enabled_gateways()
+    if preferred not in enabled:
+        raise GatewayNotConfigured(f"{preferred.value} is not configured on this deployment", gateway=preferred.value)
+    if preferred is GatewayName.MOCK:
+        usable = [preferred]
+    else:
+        usable = [preferred] + [gateway for gateway in enabled if gateway not in (preferred, GatewayName.MOCK)]
+    return [gateway for gateway in usable if method_type in SUPPORT[gateway] and currency(gateway) == in_currency]
 
 
 def currency(gateway: GatewayName) -> str:

@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from payments.core.caller import Caller
 from payments.core.clock import Deadline
 from payments.core.errors import PaymentError, UnprocessableRequest
+from payments.http import cors
 from payments.platform.observability import logger
 from payments.platform.settings import settings
 
@@ -40,8 +41,8 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
 
 
 def create_resolver() -> APIGatewayRestResolver:
-    """A resolver with the project's exception handlers."""
-    app = APIGatewayRestResolver()
+    """A resolver with the project's exception handlers and CORS (``CORS_ALLOWED_ORIGINS``)."""
+    app = APIGatewayRestResolver(cors=cors.config())
 
     @app.exception_handler(PaymentError)
     def _payment_error(exc: PaymentError) -> Response:

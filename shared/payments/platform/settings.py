@@ -15,9 +15,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, Generic, TypeVar, overload
 
 T = TypeVar("T")
+
+#: Variables the running function does not have. In Lambda that is none: a function's environment
+#: is its own process's. The local stack runs every function in one process and hides, per
+#: invocation, the variables the template gives only to other functions (``local/runtime.py``), so
+#: a function missing a variable in the template fails locally the way it would in AWS.
+hidden_variables: ContextVar[frozenset[str]] = ContextVar("hidden_variables", default=frozenset())
 
 
 def _flag(raw: str) -> bool:
@@ -26,6 +33,10 @@ def _flag(raw: str) -> bool:
 
 def _names(raw: str) -> tuple[str, ...]:
     return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
 
 
 class Env(Generic[T]):
@@ -45,6 +56,8 @@ class Env(Generic[T]):
 
     def from_environment(self) -> str | None:
         """The variable's own value, or None when it is unset or empty (the default not applied)."""
+        if self.name in hidden_variables.get():
+            return None
         return os.environ.get(self.name) or None
 
     def read(self) -> T:
@@ -69,6 +82,9 @@ class Settings:
     payments_kms_key_id = Env("PAYMENTS_KMS_KEY_ID", "", str, "KMS key for envelope encryption of tokens")
     withdrawal_state_machine_arn = Env("WITHDRAWAL_STATE_MACHINE_ARN", "", str, "the withdrawal saga")
     public_api_url = Env("PUBLIC_API_URL", "", str, "base URL for links, when a custom domain maps the API")
+    cors_allowed_origins = Env(
+        "CORS_ALLOWED_ORIGINS", "", _origins, "comma-separated web origins allowed by CORS (empty: CORS off)"
+    )
 
     wallet_currency = Env("WALLET_CURRENCY", "INR", str.upper, "the currency every wallet holds")
 
@@ -117,10 +133,11 @@ class Settings:
     stripe_secret_key = Env("STRIPE_SECRET_KEY", "", str, "Stripe secret key", secret=True)
     stripe_publishable_key = Env("STRIPE_PUBLISHABLE_KEY", "", str, "Stripe publishable key", secret=True)
     stripe_webhook_secret = Env("STRIPE_WEBHOOK_SECRET", "", str, "Stripe webhook signing secret", secret=True)
-    mock_key_id = Env("MOCK_KEY_ID", "mock_key_local", str, "the Mock gateway's key id", secret=True)
-    mock_key_secret = Env("MOCK_KEY_SECRET", "mock_key_secret_local_only", str, "Mock signing key", secret=True)
+    mock_secret_arn = Env("MOCK_SECRET_ARN", "", str, "the Mock's keys, generated per stack (EnableMockGateway)")
+    mock_key_id = Env("MOCK_KEY_ID", "mock_key", str, "the Mock gateway's key id", secret=True)
+    mock_key_secret = Env("MOCK_KEY_SECRET", "", str, "Mock signing key (unset: it verifies nothing)", secret=True)
     mock_webhook_secret = Env(
-        "MOCK_WEBHOOK_SECRET", "mock_webhook_secret_local_only", str, "Mock webhook key", secret=True
+        "MOCK_WEBHOOK_SECRET", "", str, "Mock webhook key (unset: derived from MOCK_KEY_SECRET)", secret=True
     )
 
     # --- read by Powertools itself; declared so the configuration table is complete
