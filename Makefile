@@ -107,6 +107,7 @@ build: $(if $(findstring $(SAM_VENV),$(SAM)),$(SAM_VENV)/bin/sam) ## sam build f
 	@lambda_python=$$(scripts/lambda-python) || exit 1; \
 	  echo "building with $$lambda_python"; \
 	  PATH="$$(dirname "$$lambda_python"):$$PATH" LAMBDA_PYTHON="$$lambda_python" $(SAM) build && \
+	  "$$lambda_python" scripts/stamp_build.py .aws-sam/build && \
 	  "$$lambda_python" -m compileall -q -f --invalidation-mode unchecked-hash .aws-sam/build/*Function
 
 deploy: build ## sam deploy to $(ENV) (samconfig.toml; ENV=ci deploys without a confirmation prompt)

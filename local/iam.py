@@ -72,6 +72,8 @@ class Statement:
 
 
 def _resource_matches(pattern: str, resource: str) -> bool:
+    if resource == "*":  # an action without resource-level permissions: only "*" covers it
+        return pattern == "*"
     return pattern == "*" or fnmatch.fnmatchcase(resource, pattern)
 
 
@@ -196,10 +198,9 @@ class Policies:
                 return [Requirement(action, self.symbol(str(params["executionArn"])))]
             if "stateMachineArn" in params:
                 return [Requirement(action, self.symbol(str(params["stateMachineArn"])))]
-            # SendTask*: the token names no resource; IAM checks the state machine's ARN.
-            return [Requirement(action, f"<{machine}>") for machine in self.state_machines[:1]] or [
-                Requirement(action, "*")
-            ]
+            # SendTask* support no resource-level permission: IAM evaluates them against "*",
+            # so only a statement with Resource "*" allows them.
+            return [Requirement(action, "*")]
         if service == "ssm" and "Name" in params:
             name = str(params["Name"]).lstrip("/")
             return [Requirement(action, f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{name}")]

@@ -20,7 +20,7 @@ def http() -> Iterator[responses.RequestsMock]:
 
 @pytest.fixture
 def gateways(monkeypatch: pytest.MonkeyPatch, aws: Any) -> Iterator[responses.RequestsMock]:
-    """Razorpay and Stripe configured (test credentials), every HTTP call stubbed or refused, and
+    """Razorpay and Stripe configured (test credentials), the Mock off, every HTTP call stubbed or refused, and
     every gateway circuit closed. The credentials go where a deployment keeps them, in the stack's
     gateway secret: a function without access to it (no GATEWAY_SECRETS_ARN, no IAM grant) then
     fails here as it would in AWS."""
@@ -34,7 +34,9 @@ def gateways(monkeypatch: pytest.MonkeyPatch, aws: Any) -> Iterator[responses.Re
     empty = secrets.get_secret_value(SecretId=secret_arn)["SecretString"]
     secrets.put_secret_value(SecretId=secret_arn, SecretString=json.dumps(GATEWAY_ENV))
     parameters.clear_caches()
-    monkeypatch.setenv("GATEWAY_ORDER", "razorpay,stripe,mock")
+    monkeypatch.setenv("GATEWAY_ORDER", "razorpay,stripe")
+    # A stack with real gateways has no Mock (a Mock stack's real gateways are off).
+    monkeypatch.setenv("MOCK_GATEWAY_ENABLED", "false")
     monkeypatch.setenv("CIRCUIT_FAILURE_THRESHOLD", "3")
     for gateway in ("razorpay", "stripe", "mock"):
         CircuitItem(f"CIRCUIT#{gateway}").delete()

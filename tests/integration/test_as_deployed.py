@@ -194,3 +194,27 @@ def test_1_h_a_decision_claimed_by_a_webhook_that_died_is_sent_by_the_recovery_j
     run_job(aws, "RecoveryFunction")
     assert _wait(wallets.api, user_id, withdrawal_id)["status"] == "COMPLETED"
     assert wallets.balance(user_id) == "800.00"
+
+
+def test_6_a_money_from_the_public_mock_checkout_never_leaves_through_a_real_gateway(
+    wallets: Wallets, user_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reproduced by the review: a wallet credited by pressing Pay on the Mock checkout withdrew
+    900.00 through RazorpayX on a stack with both. A Mock stack's real gateways are off."""
+    from tests.support.signing import GATEWAY_ENV
+
+    for name, value in GATEWAY_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RAZORPAYX_ACCOUNT_NUMBER", "2323230000000000")
+    started = wallets.initiate(user_id, wallets.add_method(user_id), "1000.00").body
+    wallets.pay(started["order_id"])
+    assert wallets.balance(user_id) == "1000.00"
+    method_id = wallets.add_method(user_id, token="fa_payout_1", gateway="razorpay", kind="BANK_TRANSFER")
+    reply = wallets.api.post(
+        "WithdrawalInitiateFunction",
+        f"{API}/withdrawals/initiate",
+        user_id,
+        {"amount": "900.00", "payment_method_id": method_id},
+    )
+    assert (reply.status, reply.body["error"]["code"]) == (400, "GATEWAY_NOT_CONFIGURED")
+    assert wallets.balance(user_id) == "1000.00"

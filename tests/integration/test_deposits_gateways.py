@@ -8,6 +8,7 @@ import responses
 
 from tests.support.api import InProcessApi, Wallets
 from tests.support.signing import (
+    GATEWAY_ENV,
     razorpay_payment_signature,
     razorpay_webhook,
     stripe_webhook,
@@ -178,13 +179,30 @@ def test_failover_on_timeouts_never_reaches_the_mock(
     assert [call.request.url.split("/v1/")[1] for call in gateways.calls] == ["orders", "payment_intents"]
 
 
-def test_a_mock_deposit_never_fails_over_to_a_real_gateway(
-    gateways: responses.RequestsMock, wallets: Wallets, user_id: str, monkeypatch: pytest.MonkeyPatch
+def test_a_stack_with_the_mock_has_no_real_gateways(
+    wallets: Wallets, user_id: str, monkeypatch: pytest.MonkeyPatch, http: responses.RequestsMock
 ) -> None:
-    monkeypatch.setenv("GATEWAY_ORDER", "mock,razorpay,stripe")
-    method_id = wallets.add_method(user_id)  # a Mock token
-    assert wallets.initiate(user_id, method_id).body["gateway"] == "MOCK"
-    assert not gateways.calls
+    """Razorpay and Stripe credentials on a stack with the Mock (EnableMockGateway): the real
+    gateways stay off, so money the public Mock checkout "paid" can never leave through them;
+    Mock methods use the Mock (no HTTP call is made: the http fixture has none registered)."""
+    for name, value in GATEWAY_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GATEWAY_ORDER", "razorpay,stripe,mock")
+    razorpay_method = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
+    refused = wallets.initiate(user_id, razorpay_method)
+    assert (refused.status, refused.body["error"]["code"]) == (400, "GATEWAY_NOT_CONFIGURED")
+    assert wallets.initiate(user_id, wallets.add_method(user_id)).body["gateway"] == "MOCK"
+
+
+@pytest.mark.parametrize(("method_gateway", "asked"), [("razorpay", "mock"), ("mock", "razorpay")])
+def test_a_method_is_never_paid_across_mock_and_real(
+    wallets: Wallets, user_id: str, method_gateway: str, asked: str
+) -> None:
+    token = "token_RZP_card" if method_gateway == "razorpay" else "tok_mock_success"
+    method_id = wallets.add_method(user_id, token=token, gateway=method_gateway)
+    reply = wallets.initiate(user_id, method_id, "100.00", gateway=asked)
+    assert (reply.status, reply.body["error"]["code"]) == (400, "VALIDATION_ERROR")
+    assert reply.body["error"]["details"] == {"field": "gateway"}
 
 
 @pytest.mark.parametrize("gateway", ["razorpay", "stripe"])

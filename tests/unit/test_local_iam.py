@@ -80,12 +80,15 @@ def test_an_unmodelled_condition_operator_refuses() -> None:
     assert not _allowed(_policies({"Fn": [odd]}), "Fn", "GetItem")
 
 
-def test_send_task_success_is_checked_against_the_state_machine() -> None:
-    resume = Statement("Resume", ("states:SendTaskSuccess",), ("<Saga>",))
-    policies = _policies({"Fn": [resume]})
-    (need,) = policies.requirements("stepfunctions", "SendTaskSuccess", {"taskToken": "t"})
-    assert need == Requirement("states:SendTaskSuccess", "<Saga>")
-    assert policies.allowing("Fn", need) == ["Resume"]
+def test_send_task_success_needs_a_grant_on_every_resource() -> None:
+    """SendTask* have no resource type (Service Authorization Reference): a grant scoped to the
+    state machine's ARN does not cover them on AWS."""
+    scoped = Statement("Scoped", ("states:SendTaskSuccess",), ("<Saga>",))
+    anywhere = Statement("Anywhere", ("states:SendTaskSuccess",), ("*",))
+    (need,) = _policies({}).requirements("stepfunctions", "SendTaskSuccess", {"taskToken": "t"})
+    assert need == Requirement("states:SendTaskSuccess", "*")
+    assert _policies({"Fn": [scoped]}).allowing("Fn", need) == []
+    assert _policies({"Fn": [anywhere]}).allowing("Fn", need) == ["Anywhere"]
 
 
 # ------------------------------------------------------------------ the report of make iam

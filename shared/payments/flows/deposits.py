@@ -117,6 +117,14 @@ def initiate(
     method_type = MethodType(method.type)
     if request.gateway is not None and method_type not in SUPPORT[request.gateway]:
         raise InvalidRequest(f"{request.gateway.value} does not support {method_type.value}", field="gateway")
+    if (
+        request.gateway is not None
+        and GatewayName.MOCK in (request.gateway, method.gateway)
+        and (request.gateway.value != method.gateway)
+    ):
+        raise InvalidRequest(
+            f"a {method.gateway} method cannot be paid through {request.gateway.value}", field="gateway"
+        )
     currency = settings.wallet_currency
     gateways = registry.candidates(method_type, request.gateway or GatewayName(method.gateway), currency)
     if existing is not None:
