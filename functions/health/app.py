@@ -1,5 +1,6 @@
-"""``GET /health`` (no auth): liveness plus a database round trip, as load balancers and
-uptime checks expect. 200 when healthy, 503 when the table cannot be read."""
+"""``GET /health`` (no auth): liveness, a database round trip and each gateway's circuit, as
+load balancers and uptime checks expect. 200 when healthy or degraded (a gateway's circuit is
+open: deposits fail over), 503 when the table cannot be read."""
 
 from http import HTTPStatus
 from typing import Any
@@ -18,8 +19,8 @@ app = create_resolver()
 
 @app.get("/health")
 def handle_health() -> Response:
-    body = views.health(health.check_database())
-    status = HTTPStatus.OK if body["status"] == "healthy" else HTTPStatus.SERVICE_UNAVAILABLE
+    body = views.health(health.check_database(), health.check_gateways())
+    status = HTTPStatus.SERVICE_UNAVAILABLE if body["status"] == "unhealthy" else HTTPStatus.OK
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 

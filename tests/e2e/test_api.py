@@ -14,7 +14,8 @@ from payments.ledger.types import TransactionStatus, TransactionType
 from payments.ledger.writer import Ledger, NewTransaction
 from tests.support.fixtures import WEB_ORIGIN, LocalStack, make_token
 
-BALANCE = "/api/v1/payments/wallet/balance"
+API = "/api/v1/payments"
+BALANCE = f"{API}/wallet/balance"
 TRANSACTIONS = "/api/v1/payments/wallet/transactions"
 
 
@@ -27,6 +28,31 @@ def test_health_needs_no_token(local_stack: LocalStack) -> None:
     response = _get(local_stack, "/health")
     assert response.status_code == 200
     assert response.json()["status"] == "healthy"
+    assert response.json()["gateways"]["mock"]["circuit"] == "closed"
+
+
+def test_health_is_degraded_after_the_gateway_circuit_opens(local_stack: LocalStack, user_id: str) -> None:
+    """Three deposits whose Mock order creation times out (tok_mock_timeout: the gateway is
+    down) open its circuit; /health then says degraded until the circuit closes again."""
+    token = make_token(user_id)
+    headers = {"Authorization": f"Bearer {token}"}
+    method = {"type": "CARD", "gateway": "mock", "token": "tok_mock_timeout", "metadata": {"last_four": "4242"}}
+    try:
+        for n in range(3):
+            added = requests.post(f"{local_stack.api}{API}/methods", json=method, headers=headers, timeout=30)
+            body = {"amount": f"{10 + n}.00", "payment_method_id": added.json()["payment_method"]["id"]}
+            failed = requests.post(f"{local_stack.api}{API}/deposits/initiate", json=body, headers=headers, timeout=30)
+            assert (failed.status_code, failed.json()["error"]["code"]) == (502, "PAY_004")
+        health = _get(local_stack, "/health")
+        assert health.status_code == 200
+        assert health.json()["status"] == "degraded"
+        assert health.json()["gateways"]["mock"]["circuit"] == "open"
+        assert health.json()["gateways"]["mock"]["last_failure_at"].endswith("Z")
+    finally:  # the stack is shared by this worker's other tests: close the circuit again
+        local_stack.client("dynamodb").delete_item(
+            TableName=local_stack.resources["OpsTable"], Key={"pk": {"S": "CIRCUIT#mock"}}
+        )
+    assert _get(local_stack, "/health").json()["status"] == "healthy"
 
 
 def test_balance_with_a_token_has_every_field_of_the_spec(local_stack: LocalStack, user_id: str) -> None:

@@ -170,12 +170,42 @@ def test_forged_cursors_are_400(aws: Any, user_id: str, cursor: str) -> None:
     }
 
 
-def test_health_reports_the_database(aws: Any) -> None:
+def test_health_reports_the_database_and_the_gateways(aws: Any) -> None:
+    """On a Mock stack: the Mock configured with its circuit closed, the real gateways off."""
     status, body = _call(aws, "HealthFunction", load_event("health"))
     assert status == 200
     assert body["status"] == "healthy"
     assert body["database"]["status"] == "healthy"
-    assert {"timestamp", "version"} <= body.keys()
+    assert body.keys() == {"status", "timestamp", "version", "database", "gateways"}
+    assert body["gateways"]["mock"] == {
+        "configured": True,
+        "circuit": "closed",
+        "open_until": None,
+        "consecutive_failures": 0,
+        "last_failure_at": None,
+    }
+    assert body["gateways"]["razorpay"] == body["gateways"]["stripe"] == {"configured": False}
+
+
+def test_health_is_degraded_while_a_gateway_circuit_is_open(aws: Any, gateways: Any) -> None:
+    """With real gateways (credentials in the stack's secret, read with the function's role), a
+    gateway whose circuit opened makes the service degraded (200: deposits fail over), with the
+    time of its last failure; no gateway is called by the probe (gateways fixture: none stubbed)."""
+    from payments.gateways import circuit
+
+    status, body = _call(aws, "HealthFunction", load_event("health"))
+    assert (status, body["status"]) == (200, "healthy")
+    assert body["gateways"]["razorpay"]["configured"] is body["gateways"]["stripe"]["configured"] is True
+    for _ in range(3):  # CIRCUIT_FAILURE_THRESHOLD
+        circuit.record_failure("razorpay")
+    status, body = _call(aws, "HealthFunction", load_event("health"))
+    assert (status, body["status"]) == (200, "degraded")
+    razorpay = body["gateways"]["razorpay"]
+    assert (razorpay["circuit"], razorpay["consecutive_failures"]) == ("open", 0)
+    assert razorpay["open_until"].endswith("Z")
+    assert razorpay["last_failure_at"].endswith("Z")
+    assert body["gateways"]["stripe"]["circuit"] == "closed"
+    assert not gateways.calls
 
 
 def test_health_is_503_when_the_table_is_unreadable(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:

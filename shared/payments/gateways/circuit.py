@@ -22,6 +22,7 @@ _STATE_TTL_S = 24 * 3600
 class CircuitState:
     failures: int
     open_until: int
+    last_failure_at: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -37,7 +38,7 @@ def state(gateway: str) -> CircuitState:
         item = CircuitItem.get(_key(gateway))
     except CircuitItem.DoesNotExist:
         return CircuitState(0, 0)
-    return CircuitState(item.failures, item.open_until)
+    return CircuitState(item.failures, item.open_until, item.last_failure_at)
 
 
 def record_failure(gateway: str) -> CircuitState:
@@ -45,7 +46,13 @@ def record_failure(gateway: str) -> CircuitState:
     cooldown = settings.circuit_cooldown_seconds
     item = CircuitItem(_key(gateway))
     now = int(time.time())
-    item.update(actions=[CircuitItem.failures.add(1), CircuitItem.expires_at.set(timedelta(seconds=_STATE_TTL_S))])
+    item.update(
+        actions=[
+            CircuitItem.failures.add(1),
+            CircuitItem.last_failure_at.set(now),
+            CircuitItem.expires_at.set(timedelta(seconds=_STATE_TTL_S)),
+        ]
+    )
     if item.failures >= threshold:
         item.update(actions=[CircuitItem.open_until.set(now + cooldown), CircuitItem.failures.set(0)])
     return CircuitState(item.failures, item.open_until)

@@ -40,7 +40,7 @@ def setting(name: str) -> str | None:
     return str(value) if value else None
 
 
-def _is_configured(gateway: GatewayName) -> bool:
+def is_configured(gateway: GatewayName) -> bool:
     """A stack with the Mock is a demo stack: its real gateways are off whatever credentials it
     has, so money the public Mock checkout "paid" can never leave through Razorpay or Stripe."""
     if gateway is GatewayName.MOCK:
@@ -57,7 +57,7 @@ def enabled_gateways() -> list[GatewayName]:
     return [
         GatewayName(name)
         for name in settings.gateway_order
-        if name in GatewayName._value2member_map_ and _is_configured(GatewayName(name))
+        if name in GatewayName._value2member_map_ and is_configured(GatewayName(name))
     ]
 
 

@@ -57,6 +57,7 @@ class CircuitItem(_OpsTable):
 
     failures = NumberAttribute(default=0)
     open_until = NumberAttribute(default=0)
+    last_failure_at = NumberAttribute(null=True)  # epoch seconds, shown by GET /health
 
 
 class MockGatewayItem(_OpsTable):
