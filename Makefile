@@ -14,7 +14,7 @@ ROLES ?= user
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint templates checkov browser unit integration e2e faults iam smoke bench token build deploy clean
+.PHONY: help venv run test lint templates checkov browser unit integration e2e faults iam smoke reconcile bench token build deploy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -112,6 +112,10 @@ build: $(if $(findstring $(SAM_VENV),$(SAM)),$(SAM_VENV)/bin/sam) ## sam build f
 
 deploy: build ## sam deploy to $(ENV) (samconfig.toml; ENV=ci deploys without a confirmation prompt)
 	$(SAM) deploy --config-env $(ENV)
+
+STACK ?=
+reconcile: venv ## wallets vs their ledger entries and overdue in-flight money: make run's stack, or STACK=<deployed stack>
+	$(PY) scripts/reconcile.py $(if $(STACK),--stack-name "$(STACK)",--url http://127.0.0.1:$${PORT:-3000})
 
 URL ?=
 TOKEN ?=

@@ -33,6 +33,7 @@ SKIPPED_TYPES = frozenset(
         "AWS::Lambda::LayerVersion",
         "AWS::CloudWatch::Alarm",
         "AWS::SNS::Topic",
+        "AWS::SNS::Subscription",
         "AWS::IAM::ManagedPolicy",  # moto does not enforce IAM; roles are created without policies
     }
 )

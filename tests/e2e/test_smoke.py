@@ -35,3 +35,16 @@ def test_the_smoke_check_says_what_failed(local_stack: LocalStack) -> None:
     result = _smoke(local_stack, "not-a-jwt")
     assert result.returncode == 1
     assert result.stdout.splitlines()[-1].startswith("FAIL GET /api/v1/payments/wallet/balance answered 401")
+
+
+def test_make_reconcile_on_the_local_stack_finds_nothing_to_report(local_stack: LocalStack) -> None:
+    result = subprocess.run(  # noqa: S603 - our own script
+        [sys.executable, "scripts/reconcile.py", "--url", local_stack.api],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1].endswith(": 0 differ, 0 overdue")

@@ -1,4 +1,5 @@
-"""Balance reconciliation: does a wallet agree with its ledger entries?
+"""Balance reconciliation: does a wallet agree with its ledger entries? One wallet
+(:func:`reconcile_user`) or all of them (:func:`scan_wallets`, the scheduled job's pass).
 
 The invariants (DESIGN.md, Ledger): ``balance == sum(entry.balance_delta)``,
 ``locked == sum(entry.locked_delta)``, ``available == balance - locked`` and ``0 <= locked <= balance``
@@ -9,8 +10,10 @@ The invariants (DESIGN.md, Ledger): ``balance == sum(entry.balance_delta)``,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from payments.core.clock import Deadline
 from payments.store.ledger_table import (
     ENTRY_PREFIX,
     TXN_PREFIX,
@@ -95,3 +98,78 @@ def reconcile_user(user_id: str) -> list[str]:
     except WalletItem.DoesNotExist:
         pass
     return check_partition(items)
+
+
+#: What a pass reads of each item: the keys and the fields :func:`check_partition` needs.
+_FIELDS = (
+    "pk",
+    "sk",
+    "balance",
+    "locked",
+    "available",
+    "balance_delta",
+    "locked_delta",
+    "kind",
+    "txn_id",
+    "amount",
+    "type",
+    "status",
+)
+
+
+@dataclass
+class ScanResult:
+    """One run of the pass: wallets checked, those that differ (user id -> problems), and where
+    the next run continues (None when the pass reached the end of the table)."""
+
+    wallets: int = 0
+    pages: int = 0
+    differences: dict[str, list[str]] = field(default_factory=dict)
+    cursor: dict[str, Any] | None = None
+
+
+def _plain(raw: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    return {name: int(value["N"]) if "N" in value else value.get("S") for name, value in raw.items()}
+
+
+def scan_wallets(
+    cursor: dict[str, Any] | None, deadline: Deadline, page_size: int = 500, reserve_s: float = 30.0
+) -> ScanResult:
+    """Recompute every wallet from its entries, paging through the ledger table with one
+    partition in memory at a time (a partition's items are contiguous in a scan), from
+    ``cursor`` until the end of the table or until only ``reserve_s`` of the run is left. A scan
+    is not a snapshot and a run may stop inside a partition, so a partition that looks wrong is
+    checked again with consistent reads (:func:`reconcile_user`) before it is reported."""
+    connection = WalletItem._get_connection()
+    result = ScanResult()
+    current: list[dict[str, Any]] = []
+
+    def finish() -> None:
+        if not current or not str(current[0]["pk"]).startswith("USER#"):
+            return
+        user_id = str(current[0]["pk"]).removeprefix("USER#")
+        if any(item["sk"] == WALLET_SK for item in current):
+            result.wallets += 1
+        if check_partition(current):
+            confirmed = reconcile_user(user_id)
+            if confirmed:
+                result.differences[user_id] = confirmed
+
+    start = cursor
+    while True:
+        page = connection.scan(limit=page_size, exclusive_start_key=start, attributes_to_get=list(_FIELDS))
+        result.pages += 1
+        for raw in page.get("Items", []):
+            item = _plain(raw)
+            if current and item["pk"] != current[0]["pk"]:
+                finish()
+                current = []
+            current.append(item)
+        start = page.get("LastEvaluatedKey")
+        if start is None:
+            finish()
+            return result
+        if deadline.remaining() < reserve_s:
+            finish()  # a partial partition: confirmed with consistent reads before any report
+            result.cursor = start
+            return result

@@ -105,3 +105,13 @@ class RateLimitItem(_OpsTable):
         abstract = False
 
     count = NumberAttribute(null=True)
+
+
+class ReconciliationItem(_OpsTable):
+    """A reconciliation run's report (``RECONCILIATION#<started>``, kept 90 days) and the pass's
+    cursor (``RECONCILIATION#cursor``: where the next run continues through the ledger table)."""
+
+    class Meta(_OpsTable.Meta):
+        abstract = False
+
+    body = UnicodeAttribute()  # JSON
