@@ -202,3 +202,33 @@ def test_a_deploy_that_toggles_the_mock_redeploys_the_api() -> None:
     on = to_cloudformation(SAM, {"Environment": "dev", "EnableMockGateway": "true"})["Resources"]
     deployments = [{k for k in cfn if k.startswith("PaymentsApiDeployment")} for cfn in (off, on)]
     assert deployments[0] != deployments[1]
+
+
+def _emitted_metric_names() -> set[str]:
+    import re as _re
+
+    names: set[str] = set()
+    for path in (REPO_ROOT / "shared" / "payments").rglob("*.py"):
+        names |= set(_re.findall(r'add_metric\(name="([A-Za-z]+)"', path.read_text()))
+    return names
+
+
+def test_every_alarm_notifies_the_topic_and_watches_a_metric_the_code_emits() -> None:
+    """An alarm on a misspelt EMF metric never fires: each metric of ours that an alarm watches
+    must be one the layer code emits."""
+    emitted = _emitted_metric_names()
+    alarms = _of_type("AWS::CloudWatch::Alarm")
+    assert len(alarms) >= 12
+    for name in alarms:
+        props = RESOURCES[name]["Properties"]
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        watched = (
+            [props]
+            if "MetricName" in props
+            else [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
+        )
+        for metric in watched:
+            if metric["Namespace"] == {"Ref": "MetricsNamespace"}:
+                assert metric["MetricName"] in emitted, (name, metric["MetricName"])
+                assert metric["Dimensions"] == [{"Name": "service", "Value": "payments"}], name
+    assert SAM["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "payments"
