@@ -156,11 +156,15 @@ class Runtime:
         spec = self._specs[logical_id]
         name = self._stack.physical.get(logical_id, logical_id)
         arn = self._stack.attributes.get(logical_id, {}).get("Arn", name)
+        from payments.platform.observability import logger
         from payments.platform.settings import hidden_variables
 
         with self._locks[logical_id]:
             as_principal = iam.principal.set(logical_id)
             hidden = hidden_variables.set(self._hidden.get(logical_id, frozenset()))
+            # One process runs every function: a function invoked from inside another (the Mock
+            # delivering a webhook) must not leave the caller's log keys cleared or replaced.
+            log_keys = dict(logger.registered_formatter.log_format)
             try:
                 return handler(event, LambdaContext(name, arn, spec.timeout_s, spec.memory_mb))
             except Exception as exc:
@@ -172,6 +176,7 @@ class Runtime:
                     }
                 ) from exc
             finally:
+                logger.registered_formatter.log_format = log_keys
                 hidden_variables.reset(hidden)
                 iam.principal.reset(as_principal)
 

@@ -55,7 +55,7 @@ from payments.kyc.usage import LimitCharge
 from payments.ledger.errors import AlreadyApplied, DuplicateRecord
 from payments.ledger.types import TransactionStatus, TransactionType
 from payments.ledger.writer import Extra, ExtraPut, Ledger, NewTransaction, StatusChange
-from payments.platform.observability import logger, metrics
+from payments.platform.observability import correlate, logger, metrics
 from payments.platform.settings import settings
 from payments.store.errors import OrderNotAttached
 from payments.store.ledger_table import PaymentMethodItem, TransactionItem, attach_order, txn_sk, user_pk
@@ -108,6 +108,7 @@ def initiate(
     client's Idempotency-Key) a retry resumes the deposit it started instead of starting another."""
     deadline = deadline or Deadline()
     txn_id = operation_id or f"txn_{new_ulid()}"
+    correlate(txn_id)
     existing = _existing(caller.user_id, txn_id) if operation_id else None
     amount = to_minor(parse_amount(request.amount))
     tier = limits_for(caller.kyc_level)
@@ -303,6 +304,7 @@ def confirm(
     """Verify the client's confirmation by the gateway's own scheme, then settle exactly once.
     A payment that is not captured yet leaves the deposit PENDING; a declined attempt is
     PAYMENT_DECLINED with the deposit still open (the client may pay again)."""
+    correlate(txn_id)
     txn = load(caller.user_id, txn_id)
     closed = txn.status == FAILED
     if txn.status in (COMPLETED, TransactionStatus.REVERSED) or (closed and not txn.gateway_order_id):

@@ -113,6 +113,7 @@ def run(kind: str, resolve: Resolver, deadline: Deadline, max_items: int = 500) 
         except TransactionItem.DoesNotExist:
             continue
         report.examined += 1
+        logger.append_keys(transaction_id=item.txn_id)
         if now - item.created_at > bound:
             logger.error("in-flight record past its bound", extra={"transaction_id": item.txn_id, "kind": kind})
         try:
@@ -122,6 +123,7 @@ def run(kind: str, resolve: Resolver, deadline: Deadline, max_items: int = 500) 
             metrics.add_metric(name="RecoveryError", unit="Count", value=1)
             report.count("error")
             postpone(item, kind)
+    logger.remove_keys(["transaction_id"])
     # Counted from the index, examined or not: a backlog cannot hide what is overdue behind it.
     report.overdue = count_in_flight_since(kind, now - bound)
     metrics.add_metric(name=f"InFlightOverdue{kind.title()}", unit="Count", value=report.overdue)

@@ -36,7 +36,7 @@ from payments.gateways.errors import GatewayRejected, GatewayUnavailable
 from payments.ledger.errors import DuplicateRecord, ExtraConditionFailed
 from payments.ledger.types import TransactionStatus, TransactionType
 from payments.ledger.writer import Extra, ExtraPut, ExtraUpdate, Ledger, NewTransaction, StatusChange
-from payments.platform.observability import logger, metrics
+from payments.platform.observability import correlate, logger, metrics
 from payments.store.ledger_table import TransactionItem, find_by_reference, txn_sk, user_pk
 
 PROCESSING, COMPLETED, FAILED = TransactionStatus.PROCESSING, TransactionStatus.COMPLETED, TransactionStatus.FAILED
@@ -78,6 +78,7 @@ def request_refund(
     Idempotency-Key) a retry resumes the refund it started: it is never debited or sent twice."""
     deadline = deadline or Deadline()
     refund_id = operation_id or f"rf_{new_ulid()}"
+    correlate(refund_id, deposit_id=deposit_id)
     existing = _own(caller.user_id, refund_id) if operation_id else None
     if existing is not None:
         if existing.type != TransactionType.REFUND or existing.parent_txn_id != deposit_id:
@@ -114,6 +115,7 @@ def request_refund(
     except LedgerConflict:  # the same operation, written by a request running at the same time
         return _progress(_own(caller.user_id, refund_id) or _missing(refund_id), deadline)
     metrics.add_metric(name="RefundRequested", unit="Count", value=1)
+    logger.info("refund debited; sending it to the gateway", extra={"amount": minor})
     return _progress(_own(caller.user_id, refund_id) or _missing(refund_id), deadline)
 
 

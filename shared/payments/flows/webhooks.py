@@ -29,7 +29,7 @@ from payments.gateways.errors import GatewayRejected, SignatureInvalid
 from payments.guards import rate_limits
 from payments.ledger.errors import DuplicateRecord
 from payments.ledger.writer import ExtraPut
-from payments.platform.observability import logger, metrics
+from payments.platform.observability import correlate, logger, metrics
 from payments.platform.settings import Settings
 from payments.store.ledger_table import find_by_order
 from payments.store.ops_table import WebhookEventItem
@@ -87,6 +87,7 @@ def process(gateway: PaymentGateway, raw_body: str, headers: Mapping[str, str], 
     # Only verified events count against the gateway's ceiling: forgeries cost no write.
     rate_limits.hit(f"webhook:{gateway.name.value}", f"/webhooks/{gateway.name.value}")
     outcome, txn_id = _apply(event, raw_body)
+    correlate(txn_id)
     logger.info(
         "webhook processed",
         extra={

@@ -46,7 +46,7 @@ from payments.kyc.usage import LimitCharge
 from payments.ledger.errors import AlreadyApplied
 from payments.ledger.types import FINAL_STATUSES, TransactionStatus, TransactionType
 from payments.ledger.writer import Ledger, NewTransaction, StatusChange
-from payments.platform.observability import logger, metrics
+from payments.platform.observability import correlate, logger, metrics
 from payments.platform.settings import settings
 from payments.store.ledger_table import TransactionItem, find_by_reference
 
@@ -87,6 +87,7 @@ def initiate(
     """Lock and record, then start the saga. With ``operation_id`` (the client's Idempotency-Key)
     a retry resumes the withdrawal it started: it is never locked twice."""
     withdrawal_id = operation_id or f"wd_{new_ulid()}"
+    correlate(withdrawal_id)
     existing = find_by_reference(withdrawal_id) if operation_id else None
     if existing is not None:
         if existing.type != TransactionType.WITHDRAWAL or existing.user_id != caller.user_id:

@@ -13,3 +13,11 @@ from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger()
 metrics = Metrics()
+
+
+def correlate(transaction_id: str | None, **more: str) -> None:
+    """Every later log line of this invocation carries ``transaction_id``: the id of the money
+    (deposit, withdrawal or refund) is the correlation id of its whole life - API, saga steps,
+    webhooks, jobs - and searchable in every log group (handlers clear it per invocation)."""
+    if transaction_id:
+        logger.append_keys(transaction_id=transaction_id, **more)

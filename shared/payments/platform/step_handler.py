@@ -21,8 +21,10 @@ def step_handler(module: ModuleType, name: str) -> Callable[[dict[str, Any], Lam
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        logger.append_keys(withdrawal_id=event["withdrawal"]["id"], step=name)
+        logger.append_keys(transaction_id=event["withdrawal"]["id"], withdrawal_id=event["withdrawal"]["id"], step=name)
         step: Step = getattr(module, name)
-        return step(event)
+        result = step(event)
+        logger.info("saga step done", extra={"result_keys": sorted(result)})
+        return result
 
     return lambda_handler
