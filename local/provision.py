@@ -32,6 +32,7 @@ SKIPPED_TYPES = frozenset(
         "AWS::Lambda::Permission",
         "AWS::Lambda::LayerVersion",
         "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
         "AWS::SNS::Topic",
         "AWS::SNS::Subscription",
         "AWS::IAM::ManagedPolicy",  # moto does not enforce IAM; roles are created without policies

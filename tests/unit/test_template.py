@@ -1,5 +1,6 @@
 """template.yaml is the one source of truth; these are the promises it must keep."""
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -209,7 +210,7 @@ def _emitted_metric_names() -> set[str]:
 
     names: set[str] = set()
     for path in (REPO_ROOT / "shared" / "payments").rglob("*.py"):
-        names |= set(_re.findall(r'add_metric\(name="([A-Za-z]+)"', path.read_text()))
+        names |= set(_re.findall(r'(?:add_metric|single_metric)\(\s*name="([A-Za-z]+)"', path.read_text()))
     return names
 
 
@@ -232,3 +233,22 @@ def test_every_alarm_notifies_the_topic_and_watches_a_metric_the_code_emits() ->
                 assert metric["MetricName"] in emitted, (name, metric["MetricName"])
                 assert metric["Dimensions"] == [{"Name": "service", "Value": "payments"}], name
     assert SAM["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "payments"
+
+
+def test_the_dashboard_shows_metrics_the_code_emits() -> None:
+    import re as _re
+
+    body = RESOURCES["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    rendered = _re.sub(r"\$\{[A-Za-z:]+\}", "X", body)
+    widgets = json.loads(rendered)["widgets"]
+    assert len(widgets) >= 6
+    emitted = _emitted_metric_names()
+    ours = [
+        metric[1]
+        for widget in widgets
+        for metric in widget["properties"]["metrics"]
+        if isinstance(metric[0], str) and metric[0] == "X"  # our namespace, substituted
+    ]
+    assert ours
+    assert set(ours) <= emitted, set(ours) - emitted
+    assert "GatewayLatency" in emitted  # the SEARCH widget's metric

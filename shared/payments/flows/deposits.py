@@ -19,6 +19,7 @@ report comes first credits, and every later one - any number, in any order - fin
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +56,7 @@ from payments.kyc.usage import LimitCharge
 from payments.ledger.errors import AlreadyApplied, DuplicateRecord
 from payments.ledger.types import TransactionStatus, TransactionType
 from payments.ledger.writer import Extra, ExtraPut, Ledger, NewTransaction, StatusChange
-from payments.platform.observability import correlate, logger, metrics
+from payments.platform.observability import correlate, gateway_latency, logger, metrics
 from payments.platform.settings import settings
 from payments.store.errors import OrderNotAttached
 from payments.store.ledger_table import PaymentMethodItem, TransactionItem, attach_order, txn_sk, user_pk
@@ -212,9 +213,11 @@ def _open_order(
             last_error = f"{gateway_name.value}: circuit open"
             continue
         order_request = _order_request(caller, txn, method, gateway_name, description)
+        started = time.perf_counter()
         try:
             order = registry.build(gateway_name, checkout_base_url, timeout).create_order(order_request)
         except GatewayUnavailable as exc:
+            gateway_latency(gateway_name.value, started)
             circuit.record_failure(gateway_name)
             metrics.add_metric(name="GatewayFailure", unit="Count", value=1)
             logger.warning(
@@ -225,6 +228,7 @@ def _open_order(
         except GatewayRejected as exc:
             _fail(txn, f"{gateway_name.value} rejected the order: {exc}")
             raise GatewayError(f"{gateway_name.value} rejected the order", transaction_id=txn.txn_id) from None
+        gateway_latency(gateway_name.value, started)
         circuit.record_success(gateway_name, before)
         _attach_order(txn, gateway_name, order.order_id)
         return DepositOrder(txn.txn_id, order)

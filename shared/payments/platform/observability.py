@@ -9,10 +9,27 @@ Active`` in the template) and API Gateway tracing still record every request and
 what is given up is per-call subsegments. See docs/decisions.md.
 """
 
+import time
+
 from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger()
 metrics = Metrics()
+
+
+def gateway_latency(gateway: str, started: float) -> None:
+    """``GatewayLatency`` (ms) of one gateway call, with a ``gateway`` dimension beside the
+    service's (the dashboard's gateway response times)."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    with single_metric(
+        name="GatewayLatency",
+        unit=MetricUnit.Milliseconds,
+        value=elapsed_ms,
+        default_dimensions=metrics.default_dimensions,
+    ) as metric:
+        metric.add_dimension(name="gateway", value=gateway)
 
 
 def correlate(transaction_id: str | None, **more: str) -> None:
