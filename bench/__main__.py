@@ -164,9 +164,6 @@ def aws_calls() -> list[dict[str, Any]]:
     )
     from moto import mock_aws
 
-    from payments.guards import risk
-
-    risk.config.cache_clear()
     configure_moto()
     with mock_aws():
         deployment = deploy("bench")
