@@ -159,6 +159,8 @@ def offline_policies(parameters: dict[str, str] | None = None) -> iam.Policies:
     from moto import mock_aws
 
     configure_moto()
+    # The translator asks boto3 for the region: `make iam` must not depend on the user's AWS setup.
+    os.environ.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
     with mock_aws():
         return _provision(DEFAULT_STACK_NAME, None, parameters, DEFAULT_REGION)[2]
 
