@@ -31,6 +31,11 @@ def _funded(user_id: str, minor: int = 100_000) -> None:
     )
 
 
+def _initiate_withdrawal(wallets: Wallets, user_id: str, method_id: str, amount: str) -> Any:
+    body = {"amount": amount, "payment_method_id": method_id}
+    return wallets.api.post("WithdrawalInitiateFunction", f"{API}/withdrawals/initiate", user_id, body)
+
+
 def test_1_a_deposit_initiation_may_read_the_history_its_fraud_screen_reads(
     wallets: Wallets, user_id: str, aws: Any
 ) -> None:
@@ -50,12 +55,7 @@ def test_1_b_c_the_saga_steps_run_with_their_own_roles(
     monkeypatch.setattr(withdrawals, "_start", lambda item: True)  # the steps are driven below
     _funded(user_id)
     method_id = wallets.add_method(user_id, token="tok_mock_success", kind="BANK_TRANSFER")
-    reply = wallets.api.post(
-        "WithdrawalInitiateFunction",
-        f"{API}/withdrawals/initiate",
-        user_id,
-        {"amount": "200.00", "payment_method_id": method_id},
-    )
+    reply = _initiate_withdrawal(wallets, user_id, method_id, "200.00")
     assert reply.status in (200, 202), reply.body
     item = _txn(user_id, reply.body["withdrawal_id"])
     event = withdrawals.saga_input(item)
@@ -78,12 +78,7 @@ def test_1_d_a_withdrawal_to_a_razorpay_account_starts_with_the_credentials_in_t
     monkeypatch.setenv("RAZORPAYX_ACCOUNT_NUMBER", "2323230000000000")
     _funded(user_id)
     method_id = wallets.add_method(user_id, token="fa_payout_1", gateway="razorpay", kind="BANK_TRANSFER")
-    reply = wallets.api.post(
-        "WithdrawalInitiateFunction",
-        f"{API}/withdrawals/initiate",
-        user_id,
-        {"amount": "200.00", "payment_method_id": method_id},
-    )
+    reply = _initiate_withdrawal(wallets, user_id, method_id, "200.00")
     assert reply.status in (200, 202), reply.body
     aws.runtime.invoke(
         "WithdrawalReleaseFunction",
@@ -149,12 +144,7 @@ def test_1_g_a_gateway_payout_webhook_resumes_the_waiting_saga(
         return 200, {}, json.dumps(payout)
 
     gateways.add_callback(responses.POST, url, callback=created)
-    reply = wallets.api.post(
-        "WithdrawalInitiateFunction",
-        f"{API}/withdrawals/initiate",
-        user_id,
-        {"amount": "200.00", "payment_method_id": method_id},
-    )
+    reply = _initiate_withdrawal(wallets, user_id, method_id, "200.00")
     assert reply.status == 202, reply.body
     withdrawal_id = reply.body["withdrawal_id"]
     waiting = _wait(wallets.api, user_id, withdrawal_id, lambda s: s["gateway_payout_id"] == payout["id"])
@@ -210,11 +200,6 @@ def test_6_a_money_from_the_public_mock_checkout_never_leaves_through_a_real_gat
     wallets.pay(started["order_id"])
     assert wallets.balance(user_id) == "1000.00"
     method_id = wallets.add_method(user_id, token="fa_payout_1", gateway="razorpay", kind="BANK_TRANSFER")
-    reply = wallets.api.post(
-        "WithdrawalInitiateFunction",
-        f"{API}/withdrawals/initiate",
-        user_id,
-        {"amount": "900.00", "payment_method_id": method_id},
-    )
+    reply = _initiate_withdrawal(wallets, user_id, method_id, "900.00")
     assert (reply.status, reply.body["error"]["code"]) == (400, "GATEWAY_NOT_CONFIGURED")
     assert wallets.balance(user_id) == "1000.00"
