@@ -81,14 +81,14 @@ def test_a_payout_webhook_delivered_twice_resumes_once(api: InProcessApi, wallet
     }
     body, headers = mock_webhook("payout.processed", "payout", entity, "evt_payout_twice")
     first = api.post("WebhookMockFunction", "/webhooks/mock", None, None, raw_body=body, headers=headers)
-    _, other_headers = mock_webhook("payout.processed", "payout", entity, "evt_payout_twice_resent")
+    # The same delivery resent under another event id (the signature covers the body only; a
+    # second mock_webhook() could be signed in the next second, over another body).
+    other_headers = {**headers, "X-Mock-Event-Id": "evt_payout_twice_resent"}
     second = api.post("WebhookMockFunction", "/webhooks/mock", None, None, raw_body=body, headers=other_headers)
     replay = api.post("WebhookMockFunction", "/webhooks/mock", None, None, raw_body=body, headers=headers)
-    assert (first.body["outcome"], second.body["outcome"], replay.body["outcome"]) == (
-        "resumed",
-        "not_waiting",
-        "duplicate",
-    )
+    assert (first.body["outcome"], replay.body["outcome"]) == ("resumed", "duplicate")
+    # The resent one finds the saga resumed (still settling) or the withdrawal settled already.
+    assert second.body["outcome"] in ("not_waiting", "already_applied")
     assert _wait(api, user_id, withdrawal_id)["status"] == "COMPLETED"
     assert wallets.balance(user_id) == "800.00"
 
