@@ -14,7 +14,7 @@ ROLES ?= user
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint templates checkov browser unit integration e2e faults iam smoke reconcile bench token build deploy clean
+.PHONY: help venv run test lint templates checkov browser unit integration e2e faults iam smoke reconcile reconcile-gateways audit-verify bench token build deploy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -116,6 +116,12 @@ deploy: build ## sam deploy to $(ENV) (samconfig.toml; ENV=ci deploys without a 
 STACK ?=
 reconcile: venv ## wallets vs their ledger entries and overdue in-flight money: make run's stack, or STACK=<deployed stack>
 	$(PY) scripts/reconcile.py $(if $(STACK),--stack-name "$(STACK)",--url http://127.0.0.1:$${PORT:-3000})
+
+reconcile-gateways: venv ## our completed money vs each gateway's records for SINCE..UNTIL (YYYY-MM-DD, UNTIL excluded): make run's stack, or STACK=<deployed stack>
+	$(PY) scripts/reconcile.py --gateways --since "$(SINCE)" --until "$(UNTIL)" $(if $(STACK),--stack-name "$(STACK)",--url http://127.0.0.1:$${PORT:-3000})
+
+audit-verify: venv ## walk every audit hash chain, check every ledger entry has its record: make run's stack, or STACK=<deployed stack>
+	$(PY) scripts/audit_verify.py $(if $(STACK),--stack-name "$(STACK)",--url http://127.0.0.1:$${PORT:-3000})
 
 URL ?=
 TOKEN ?=

@@ -155,6 +155,7 @@ def aws_calls() -> list[dict[str, Any]]:
         {
             "LEDGER_TABLE_NAME": "bench-ledger",
             "OPS_TABLE_NAME": "bench-ops",
+            "AUDIT_TABLE_NAME": "bench-audit",
             "JWT_SECRET_KEY": "bench-secret-0123456789abcdef0123456789",
             # The bench makes many deposits as one user: count the rate-limit write and the fraud
             # engine's read, but do not let their policies refuse the requests being measured.

@@ -86,7 +86,7 @@ class ApiGateway:
         split = urlsplit(raw_path)
         local = _LOCAL_SCHEDULE.match(split.path)
         if local and method == "POST" and self.scheduler is not None:
-            return self._fire_schedule(local.group(1), request_id)
+            return self._fire_schedule(local.group(1), request_id, body)
         match = None
         for compiled in self.routes:
             found = compiled.pattern.match(split.path)
@@ -133,10 +133,19 @@ class ApiGateway:
             )
         return self._http_response(result, request_id, headers)
 
-    def _fire_schedule(self, logical_id: str, request_id: str) -> tuple[int, dict[str, str], bytes]:
-        """Local only: run a scheduled function now, as EventBridge would on its schedule."""
+    def _fire_schedule(self, logical_id: str, request_id: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Local only: run a scheduled function now, as EventBridge would on its schedule; a JSON
+        object in the body becomes the event's ``detail`` (a manual run's parameters)."""
         try:
-            result = self.scheduler.fire(logical_id)
+            detail = json.loads(body) if body else {}
+        except ValueError:
+            detail = None
+        if not isinstance(detail, dict):
+            return self.gateway_response(
+                "BAD_REQUEST_BODY", HTTPStatus.BAD_REQUEST, "detail must be a JSON object", request_id
+            )
+        try:
+            result = self.scheduler.fire(logical_id, detail)
         except KeyError:
             return self.gateway_response("DEFAULT_4XX", HTTPStatus.NOT_FOUND, f"No function {logical_id}", request_id)
         except FunctionError as exc:

@@ -201,6 +201,13 @@ class Policies:
             # SendTask* support no resource-level permission: IAM evaluates them against "*",
             # so only a statement with Resource "*" allows them.
             return [Requirement(action, "*")]
+        if service == "logs" and "logGroupName" in params:
+            # Stream-level actions name the stream; the others the group (Service Authorization
+            # Reference, CloudWatch Logs resource types log-stream and log-group).
+            group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{params['logGroupName']}"
+            if "logStreamName" in params and operation in ("CreateLogStream", "PutLogEvents", "GetLogEvents"):
+                return [Requirement(action, f"{group}:log-stream:{params['logStreamName']}")]
+            return [Requirement(action, group)]
         if service == "ssm" and "Name" in params:
             name = str(params["Name"]).lstrip("/")
             return [Requirement(action, f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{name}")]

@@ -83,8 +83,8 @@ class Provisioner:
 
     # ------------------------------------------------------------------ driver
     def create_all(self) -> Stack:
-        for name, condition in self.cfn.get("Conditions", {}).items():
-            self.stack.conditions[name] = bool(self.resolve(condition))
+        for name in self.cfn.get("Conditions", {}):
+            self._condition(name)
         resources = self.cfn["Resources"]
         for logical_id in _creation_order(resources):
             resource = resources[logical_id]
@@ -128,8 +128,14 @@ class Provisioner:
                 index, items = arg
                 return self.resolve(items)[int(index)]
             if key == "Condition":
-                return self.stack.conditions[arg]
+                return self._condition(arg)
         return {key: self.resolve(item) for key, item in value.items() if item != {"Ref": "AWS::NoValue"}}
+
+    def _condition(self, name: str) -> bool:
+        """A condition's value; conditions may name each other in any order, as in CloudFormation."""
+        if name not in self.stack.conditions:
+            self.stack.conditions[name] = bool(self.resolve(self.cfn["Conditions"][name]))
+        return self.stack.conditions[name]
 
     def _ref(self, name: str) -> Any:
         region = self.stack.region

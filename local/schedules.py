@@ -17,7 +17,7 @@ _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
 _SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
-def scheduled_event(logical_id: str, region: str) -> dict[str, Any]:
+def scheduled_event(logical_id: str, region: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
     """The event EventBridge sends a scheduled target."""
     return {
         "version": "0",
@@ -28,7 +28,7 @@ def scheduled_event(logical_id: str, region: str) -> dict[str, Any]:
         "time": isoformat_z(utcnow()),
         "region": region,
         "resources": [f"arn:aws:events:{region}:123456789012:rule/{logical_id}"],
-        "detail": {},
+        "detail": detail or {},
     }
 
 
@@ -48,8 +48,8 @@ class Scheduler:
         self._region = region
         self._stop = threading.Event()
 
-    def fire(self, logical_id: str) -> Any:
-        return self._runtime.invoke(logical_id, scheduled_event(logical_id, self._region))
+    def fire(self, logical_id: str, detail: dict[str, Any] | None = None) -> Any:
+        return self._runtime.invoke(logical_id, scheduled_event(logical_id, self._region, detail))
 
     def start(self) -> None:
         for logical_id, spec in self._specs.items():

@@ -11,6 +11,7 @@ os.environ.update(fake_aws_environment())
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ["LEDGER_TABLE_NAME"] = "payments-test-ledger"
 os.environ["OPS_TABLE_NAME"] = "payments-test-ops"
+os.environ["AUDIT_TABLE_NAME"] = "payments-test-audit"
 os.environ["JWT_SECRET_KEY"] = "test-only-secret-0123456789abcdef"
 os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
 # Scenario tests make many requests as one user; tests/integration/test_rate_limits.py puts the

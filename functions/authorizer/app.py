@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from payments.core.errors import Unauthorized
-from payments.http.auth import settings_from_environment, verify_token, with_stored_kyc_level
+from payments.http.auth import audit_refusal, settings_from_environment, verify_token, with_stored_kyc_level
 from payments.platform.observability import logger
 
 _BEARER = "bearer"
@@ -30,6 +30,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         caller = with_stored_kyc_level(verify_token(token.strip(), settings_from_environment()))
     except Unauthorized as exc:
         logger.info("token refused", extra={"reason": exc.message})
+        audit_refusal(exc.message)
         raise Exception("Unauthorized") from None
     arn = token_event.parsed_arn
     policy = APIGatewayAuthorizerResponse(

@@ -260,6 +260,7 @@ def gateway_net(harness: Harness, user_id: str) -> int:
 
 def problems(case: Case) -> list[str]:
     """Everything that must hold once the world has recovered from the fault."""
+    from payments.audit.verify import entries_without_records
     from payments.core.caller import KycLevel
     from payments.kyc.tiers import day_period, limits_for, month_period
     from payments.ledger.reconciliation import reconcile_user
@@ -267,6 +268,7 @@ def problems(case: Case) -> list[str]:
 
     harness, user_id = case.harness, case.user_id
     found = [f"ledger: {problem}" for problem in reconcile_user(user_id)]
+    found += [f"audit: {problem}" for problem in entries_without_records(user_pk(user_id))]
     wallet = current_wallet(user_id)
     expected = case.opening + gateway_net(harness, user_id)
     if wallet.balance != expected:

@@ -90,6 +90,8 @@ def test_in_flight_records_past_their_bound_are_counted(aws: Any, wallets: Any, 
     started = wallets.initiate(user_id, wallets.add_method(user_id, token="tok_mock_no_webhook"), "10.00").body
     before = jobs.reconcile(Deadline(lambda: 0.0)).overdue["DEPOSIT"]
     travel.forward(timedelta(days=3))  # past DEPOSIT_EXPIRY_HOURS + its grace: the sweeper should have ended it
-    after = jobs.reconcile(Deadline(lambda: 0.0)).overdue["DEPOSIT"]
+    run = jobs.reconcile(Deadline(lambda: 0.0))
+    after = run.overdue["DEPOSIT"]
     assert after >= before + 1
+    assert run.oldest_minutes["DEPOSIT"] >= 3 * 24 * 60  # the oldest PENDING deposit's age
     assert wallets.transaction(user_id, started["transaction_id"])["status"] == "PENDING"  # counted, not touched

@@ -46,6 +46,14 @@ def test_an_unpaid_deposit_stays_pending_until_it_expires(
     txn = wallets.transaction(user_id, started["transaction_id"])
     assert (txn["status"], txn["failure_reason"]) == ("FAILED", "expired: no payment was completed in time")
     assert wallets.balance(user_id) == "0.00"
+    from payments.store.audit_table import AuditRecordItem
+
+    audited = {
+        item.event_type: item.actor
+        for item in AuditRecordItem.query(f"USER#{user_id}")
+        if item.transaction_id == started["transaction_id"]
+    }
+    assert audited == {"deposit_initiated": f"user:{user_id}", "deposit_expired": "job:deposit-sweeper"}
 
 
 def test_young_deposits_are_left_alone(aws: Any, wallets: Wallets, user_id: str) -> None:

@@ -22,7 +22,7 @@ import pytest
 from local.template import REPO_ROOT
 from payments.core.caller import KycLevel
 from payments.http.auth import issue_token
-from tests.support.invariants import assert_ledger_invariants, stranded_locks
+from tests.support.invariants import assert_ledger_invariants, entries_without_audit, stranded_locks
 
 EVENTS_DIR = REPO_ROOT / "events"
 #: The e2e stack waits 8 s (not a day) for a payout webhook, so the timeout path runs in a test.
@@ -55,7 +55,7 @@ def aws() -> Iterator[Any]:
         yield deploy(STACK_NAME, parameters={"CorsAllowedOrigins": WEB_ORIGIN})
         # Whatever the suite did, no table may hold a card number or a gateway secret.
         client = boto3.client("dynamodb")
-        for table in (os.environ["LEDGER_TABLE_NAME"], os.environ["OPS_TABLE_NAME"]):
+        for table in (os.environ["LEDGER_TABLE_NAME"], os.environ["OPS_TABLE_NAME"], os.environ["AUDIT_TABLE_NAME"]):
             findings = sensitive_findings(client, table)
             assert not findings, f"sensitive data stored in {table}: {findings}"
 
@@ -142,6 +142,7 @@ def _ledger_invariants_hold(request: pytest.FixtureRequest) -> Iterator[None]:
         clients.append((stack.client("dynamodb"), stack.client("stepfunctions")))
     for dynamodb, stepfunctions in clients:
         assert_ledger_invariants(dynamodb, table)
+        assert entries_without_audit(dynamodb, table, os.environ["AUDIT_TABLE_NAME"]) == set(), "entries not audited"
         assert stranded_locks(dynamodb, table, stepfunctions) == [], "funds locked without a running saga"
 
 

@@ -30,6 +30,21 @@ def assert_ledger_invariants(dynamodb_client: Any, table_name: str) -> None:
     assert not problems, f"ledger invariants broken: {problems}"
 
 
+def _keys(dynamodb_client: Any, table_name: str, prefix: str) -> set[tuple[str, str]]:
+    found = set()
+    paginator = dynamodb_client.get_paginator("scan")
+    for page in paginator.paginate(TableName=table_name, ProjectionExpression="pk, sk", ConsistentRead=True):
+        for raw in page["Items"]:
+            if raw["sk"]["S"].startswith(prefix):
+                found.add((raw["pk"]["S"], raw["sk"]["S"].removeprefix(prefix)))
+    return found
+
+
+def entries_without_audit(dynamodb_client: Any, ledger_table: str, audit_table: str) -> set[tuple[str, str]]:
+    """Ledger entries with no audit record (committed in the same transaction, so never)."""
+    return _keys(dynamodb_client, ledger_table, "ENTRY#") - _keys(dynamodb_client, audit_table, "E#")
+
+
 #: Secrets the suite configures; none may ever be stored.
 GATEWAY_SECRETS = (
     "rzp_test_secret_do_not_store",
@@ -53,7 +68,22 @@ def text_findings(text: str) -> list[str]:
 
 #: Attributes that hold keys, hashes and ciphertext, never anything a person typed: digit runs in
 #: them are an accident of the encoding (a hex event id has Luhn-valid runs about 1 time in 250).
-OPAQUE_ATTRIBUTES = frozenset({"pk", "sk", "gsi2pk", "gsi2sk", "ts", "event_id", "request_hash", "token_envelope"})
+OPAQUE_ATTRIBUTES = frozenset(
+    {
+        "pk",
+        "sk",
+        "gsi2pk",
+        "gsi2sk",
+        "ts",
+        "event_id",
+        "request_hash",
+        "token_envelope",
+        "audit_hash",
+        "prev_hash",
+        "chain_hash",
+        "pending_at",
+    }
+)
 
 
 def sensitive_findings(dynamodb_client: Any, table_name: str) -> list[str]:

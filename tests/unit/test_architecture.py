@@ -21,12 +21,13 @@ ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "platform": {"core"},
     "store": {"core", "platform"},
-    "kyc": {"core", "platform", "store"},
-    "guards": {"core", "platform", "store"},
-    "ledger": {"core", "platform", "store", "kyc"},
+    "kyc": {"core", "platform", "store", "audit"},
+    "guards": {"core", "platform", "store", "audit"},
+    "audit": {"core", "platform", "store"},
+    "ledger": {"core", "platform", "store", "kyc", "audit"},
     "gateways": {"core", "platform", "store"},
-    "flows": {"core", "platform", "store", "kyc", "guards", "ledger", "gateways"},
-    "http": {"core", "platform", "store", "kyc", "guards", "ledger", "gateways", "flows"},
+    "flows": {"core", "platform", "store", "kyc", "guards", "ledger", "gateways", "audit"},
+    "http": {"core", "platform", "store", "kyc", "guards", "ledger", "gateways", "flows", "audit"},
 }
 #: Third-party packages the pure core must never load (cold start, and testability without AWS).
 CORE_FORBIDDEN = ("boto3", "botocore", "pynamodb", "pydantic", "aws_lambda_powertools", "razorpay", "stripe")

@@ -94,7 +94,9 @@ def test_the_mock_gateway_is_an_explicit_opt_in_with_keys_of_its_own() -> None:
     deployed = to_cloudformation(SAM, {"Environment": "dev"})["Resources"]
     mock_resources = {name: r.get("Condition") for name, r in deployed.items() if "Mock" in name}
     assert len(mock_resources) > 5
-    assert set(mock_resources.values()) == {"MockEnabled"}  # roles, permissions and all
+    # roles, permissions and all; their alarms also need FunctionAlarms, and MockEnabled as well
+    assert set(mock_resources.values()) == {"MockEnabled", "MockFunctionAlarms"}
+    assert {"Condition": "MockEnabled"} in SAM["Conditions"]["MockFunctionAlarms"]["Fn::And"]
 
 
 def test_expiring_records_live_in_a_table_with_ttl() -> None:
@@ -231,8 +233,27 @@ def test_every_alarm_notifies_the_topic_and_watches_a_metric_the_code_emits() ->
         for metric in watched:
             if metric["Namespace"] == {"Ref": "MetricsNamespace"}:
                 assert metric["MetricName"] in emitted, (name, metric["MetricName"])
-                assert metric["Dimensions"] == [{"Name": "service", "Value": "payments"}], name
+                # the service's dimension, and a metric's own (single_metric: kind, gateway) after it
+                assert metric["Dimensions"][0] == {"Name": "service", "Value": "payments"}, name
     assert SAM["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "payments"
+
+
+@pytest.mark.parametrize("logical_id", sorted(functions(SAM)))
+def test_every_function_has_its_failure_and_duration_alarms(logical_id: str) -> None:
+    """Errors and throttles of each function, and its duration within 20% of its own timeout."""
+    timeout = SAM["Resources"][logical_id]["Properties"].get("Timeout", SAM["Globals"]["Function"]["Timeout"])
+    failing = RESOURCES[f"{logical_id}ErrorsAlarm"]["Properties"]
+    watched = {m["MetricStat"]["Metric"]["MetricName"] for m in failing["Metrics"] if "MetricStat" in m}
+    assert watched == ({"Throttles"} if logical_id == "AuthorizerFunction" else {"Errors", "Throttles"})
+    for metric in failing["Metrics"]:
+        if "MetricStat" in metric:
+            assert metric["MetricStat"]["Metric"]["Dimensions"] == [
+                {"Name": "FunctionName", "Value": {"Ref": logical_id}}
+            ]
+    duration = RESOURCES[f"{logical_id}DurationAlarm"]["Properties"]
+    assert (duration["MetricName"], duration["Statistic"]) == ("Duration", "Maximum")
+    assert duration["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": logical_id}}]
+    assert duration["Threshold"] == timeout * 800  # ms: 80 % of the timeout
 
 
 def test_the_dashboard_shows_metrics_the_code_emits() -> None:

@@ -15,7 +15,7 @@ from payments.gateways import registry
 from payments.gateways.base import DisputeStatus, GatewayName
 from payments.gateways.errors import GatewayRejected, GatewayUnavailable
 from payments.ledger.types import TransactionStatus, TransactionType
-from payments.ledger.writer import Ledger, NewTransaction, StatusChange
+from payments.ledger.writer import Ledger, NewTransaction, StatusChange, audited
 from payments.platform.observability import logger, metrics
 from payments.store.ledger_table import TransactionItem, current_wallet, find_by_order, find_by_reference
 
@@ -96,6 +96,7 @@ def on_dispute_closed(dispute_id: str, won: bool) -> str:
         to_status,
         currency=chargeback.currency,
         attributes=(("stage", "WON" if won else "LOST"),),
+        **audited(chargeback),
     )
     ledger = Ledger()
     try:

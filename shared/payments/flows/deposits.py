@@ -55,7 +55,7 @@ from payments.kyc.tiers import TierLimits, limits_for
 from payments.kyc.usage import LimitCharge
 from payments.ledger.errors import AlreadyApplied, DuplicateRecord
 from payments.ledger.types import TransactionStatus, TransactionType
-from payments.ledger.writer import Extra, ExtraPut, Ledger, NewTransaction, StatusChange
+from payments.ledger.writer import Extra, ExtraPut, Ledger, NewTransaction, StatusChange, audited
 from payments.platform.observability import correlate, gateway_latency, logger, metrics
 from payments.platform.settings import settings
 from payments.store.errors import OrderNotAttached
@@ -289,7 +289,7 @@ def _attach_order(txn: TransactionItem, gateway: GatewayName, order_id: str) -> 
 
 def _fail(txn: TransactionItem, reason: str, extra: tuple[Extra, ...] = ()) -> None:
     """The order can no longer be paid: FAILED, and the KYC usage it reserved given back."""
-    change = StatusChange(txn.txn_id, (PENDING,), FAILED, failure_reason=reason)
+    change = StatusChange(txn.txn_id, (PENDING,), FAILED, failure_reason=reason, **audited(txn))
     Ledger().transition(txn.user_id, change, extra, limit=_give_back(txn))
 
 
@@ -416,7 +416,12 @@ def _flag(txn: TransactionItem, stage: str) -> None:
 def _credit(txn: TransactionItem, info: PaymentInfo, extra: tuple[ExtraPut, ...]) -> str:
     """PENDING -> COMPLETED with the credit; the usage was reserved at initiation."""
     change = StatusChange(
-        txn.txn_id, (PENDING,), COMPLETED, currency=txn.currency, attributes=(("gateway_payment_id", info.payment_id),)
+        txn.txn_id,
+        (PENDING,),
+        COMPLETED,
+        currency=txn.currency,
+        attributes=(("gateway_payment_id", info.payment_id),),
+        **audited(txn),
     )
     try:
         Ledger().credit(txn.user_id, txn.amount, change, extra)
@@ -437,7 +442,9 @@ def _credit_late(txn: TransactionItem, info: PaymentInfo, extra: tuple[ExtraPut,
     tier = limits_for(KycLevel(txn.kyc_level or KycLevel.BASIC))
     charge = LimitCharge.charge(txn.amount, utcnow(), tier)
     attributes = (("gateway_payment_id", info.payment_id), ("limit_day", charge.day), ("limit_month", charge.month))
-    change = StatusChange(txn.txn_id, (FAILED,), COMPLETED, currency=txn.currency, attributes=attributes)
+    change = StatusChange(
+        txn.txn_id, (FAILED,), COMPLETED, currency=txn.currency, attributes=attributes, **audited(txn)
+    )
     try:
         Ledger().credit(txn.user_id, txn.amount, change, extra, limit=charge)
     except DuplicateRecord:

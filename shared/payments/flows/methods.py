@@ -6,8 +6,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
+from payments.audit import records
 from payments.core.clock import utcnow
 from payments.core.errors import InvalidRequest, PaymentMethodNotFound
 from payments.core.ids import new_ulid
@@ -80,7 +82,14 @@ def add_method(user_id: str, method: NewMethod, method_id: str | None = None) ->
         payout_capable=method.type in PAYOUT_TYPES,
         created_at=utcnow(),
     )
-    item.save(condition=PaymentMethodItem.pk.does_not_exist())
+    record = records.build(
+        "payment_method_added",
+        chain=records.user_chain(user_id),
+        user_id=user_id,
+        gateway=str(method.gateway),
+        details={"method_id": method_id, "type": str(method.type)},
+    )
+    records.commit_with(record, lambda tx: tx.save(item, condition=PaymentMethodItem.pk.does_not_exist()))
     return item
 
 
@@ -111,13 +120,25 @@ def method_token(item: PaymentMethodItem) -> str:
 def delete_method(user_id: str, method_id: str) -> None:
     """Soft delete: past transactions still name the method; the token is dropped for good."""
     item = PaymentMethodItem(user_pk(user_id), f"{METHOD_PREFIX}{method_id}")
-    try:
-        item.update(
+    record = records.build(
+        "payment_method_removed",
+        chain=records.user_chain(user_id),
+        user_id=user_id,
+        details={"method_id": method_id},
+    )
+
+    def remove(tx: TransactWrite) -> None:
+        tx.update(
+            item,
             actions=[PaymentMethodItem.status.set("DELETED"), PaymentMethodItem.token_envelope.set("-")],
             condition=PaymentMethodItem.status == "ACTIVE",
         )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+
+    try:
+        records.commit_with(record, remove)
+    except TransactWriteError as exc:
+        # pynamodb sends puts first: the audit record is item 0, the method item 1.
+        if records.cancelled_by_condition(exc, 1):
             raise PaymentMethodNotFound(payment_method_id=method_id) from None
         raise
 

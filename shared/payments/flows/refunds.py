@@ -35,7 +35,7 @@ from payments.gateways.base import GatewayName, PaymentInfo, RefundResult
 from payments.gateways.errors import GatewayRejected, GatewayUnavailable
 from payments.ledger.errors import DuplicateRecord, ExtraConditionFailed
 from payments.ledger.types import TransactionStatus, TransactionType
-from payments.ledger.writer import Extra, ExtraPut, ExtraUpdate, Ledger, NewTransaction, StatusChange
+from payments.ledger.writer import Extra, ExtraPut, ExtraUpdate, Ledger, NewTransaction, StatusChange, audited
 from payments.platform.observability import correlate, logger, metrics
 from payments.store.ledger_table import TransactionItem, find_by_reference, txn_sk, user_pk
 
@@ -200,7 +200,7 @@ def _record_sent(refund: TransactionItem, result: RefundResult) -> str:
 
 
 def _complete(refund: TransactionItem, attributes: tuple[tuple[str, Any], ...], extra: tuple[Extra, ...] = ()) -> str:
-    change = StatusChange(refund.txn_id, (PROCESSING,), COMPLETED, attributes=attributes)
+    change = StatusChange(refund.txn_id, (PROCESSING,), COMPLETED, attributes=attributes, **audited(refund))
     try:
         Ledger().transition(refund.user_id, change, extra)
     except DuplicateRecord:
@@ -218,7 +218,9 @@ def reverse(refund: TransactionItem, reason: str) -> bool:
     fresh = _own(refund.user_id, refund.txn_id) or refund
     if fresh.status not in (PROCESSING, COMPLETED):
         return False
-    change = StatusChange(fresh.txn_id, (PROCESSING, COMPLETED), FAILED, currency=fresh.currency, failure_reason=reason)
+    change = StatusChange(
+        fresh.txn_id, (PROCESSING, COMPLETED), FAILED, currency=fresh.currency, failure_reason=reason, **audited(fresh)
+    )
     if fresh.wallet_debited is False:
         try:
             Ledger().transition(fresh.user_id, change)
@@ -283,7 +285,7 @@ def _reinstate(refund: TransactionItem, gateway_refund_id: str | None) -> str:
     metrics.add_metric(name="RefundMadeAfterReversal", unit="Count", value=1)
     logger.error("the gateway made a refund we had reversed", extra={"refund_id": refund.txn_id})
     if refund.wallet_debited is False:
-        change = StatusChange(refund.txn_id, (FAILED,), COMPLETED, attributes=attributes)
+        change = StatusChange(refund.txn_id, (FAILED,), COMPLETED, attributes=attributes, **audited(refund))
         try:
             Ledger().transition(refund.user_id, change)
         except LedgerConflict:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
+from payments.audit import records
 from payments.core.caller import KycLevel
 from payments.core.clock import Deadline, utcnow
 from payments.core.money import to_minor
@@ -26,6 +27,21 @@ from payments.ledger.types import TransactionStatus
 from payments.platform.observability import logger
 from payments.platform.settings import settings
 from payments.store.ledger_table import TransactionItem, txn_sk, user_pk
+
+
+def _audit_step(withdrawal: dict[str, Any], event_type: str, status: str | None, **details: Any) -> None:
+    """A saga step that moves no money, in the user's audit chain (settle and release are audited
+    with their ledger write). Written before the step answers: a step that dies after its effect
+    is retried by the state machine, and its record written then."""
+    records.record_event(
+        event_type,
+        withdrawal["user_id"],
+        transaction_id=withdrawal["id"],
+        amount=withdrawal["amount"],
+        currency=withdrawal["currency"],
+        status=status,
+        details=details,
+    )
 
 
 def risk_check(event: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +64,9 @@ def risk_check(event: dict[str, Any]) -> dict[str, Any]:
         decision, indicators = risk.Decision.REVIEW, [*indicators, "above_review_amount"]
     flagged = risk.Assessment(decision, assessment.score, tuple(indicators))
     security_events.record(withdrawal["user_id"], "WITHDRAWAL", withdrawal["amount"], flagged, None, withdrawal["id"])
+    _audit_step(
+        withdrawal, "withdrawal_risk_checked", str(decision), score=assessment.score, indicators=",".join(indicators)
+    )
     return {"decision": str(decision), "score": assessment.score, "indicators": indicators}
 
 
@@ -79,6 +98,7 @@ def await_decision(event: dict[str, Any]) -> dict[str, Any]:
     withdrawal = event["withdrawal"]
     current = withdrawals.load(withdrawal["user_id"], withdrawal["id"])
     _set_stage(withdrawal, event["stage"], event["task_token"], TransactionStatus(current.status))
+    _audit_step(withdrawal, "withdrawal_awaiting_decision", event["stage"])
     logger.info("withdrawal waits for an admin", extra={"withdrawal_id": withdrawal["id"], "stage": event["stage"]})
     return {"waiting": event["stage"]}
 
@@ -126,6 +146,9 @@ def request_payout(event: dict[str, Any]) -> dict[str, Any]:
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
+    _audit_step(
+        withdrawal, "withdrawal_payout_requested", result.status, payout_id=result.payout_id, gateway=gateway.name
+    )
     return {"payout_id": result.payout_id, "status": result.status}
 
 
@@ -138,7 +161,9 @@ def verify_payout(event: dict[str, Any]) -> dict[str, Any]:
     outcome = withdrawals.payout_outcome(item, Deadline())
     if outcome == "unknown":
         raise TransientGatewayError(f"payout of {item.txn_id} could not be verified")
-    return {"outcome": {"not_requested": "not_sent"}.get(outcome, outcome)}
+    answer = {"not_requested": "not_sent"}.get(outcome, outcome)
+    _audit_step(withdrawal, "withdrawal_payout_verified", answer)
+    return {"outcome": answer}
 
 
 def settle(event: dict[str, Any]) -> dict[str, Any]:

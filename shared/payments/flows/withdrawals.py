@@ -22,8 +22,10 @@ from functools import cache
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
+from payments.audit import records
 from payments.core.caller import Caller
 from payments.core.clock import Deadline, utcnow
 from payments.core.errors import (
@@ -45,7 +47,7 @@ from payments.kyc.tiers import limits_for
 from payments.kyc.usage import LimitCharge
 from payments.ledger.errors import AlreadyApplied
 from payments.ledger.types import FINAL_STATUSES, TransactionStatus, TransactionType
-from payments.ledger.writer import Ledger, NewTransaction, StatusChange
+from payments.ledger.writer import Ledger, NewTransaction, StatusChange, audited
 from payments.platform.observability import correlate, logger, metrics
 from payments.platform.settings import settings
 from payments.store.ledger_table import TransactionItem, find_by_reference
@@ -212,7 +214,12 @@ def decide(caller: Caller, withdrawal_id: str, approve: bool) -> Decision:
 def settle_funds(user_id: str, withdrawal_id: str, amount: int, currency: str) -> bool:
     """Locked -> paid out. False when it was settled before (a repeat changes nothing)."""
     change = StatusChange(
-        withdrawal_id, OPEN, TransactionStatus.COMPLETED, currency=currency, attributes=(("stage", "SETTLED"),)
+        withdrawal_id,
+        OPEN,
+        TransactionStatus.COMPLETED,
+        currency=currency,
+        attributes=(("stage", "SETTLED"),),
+        type=TransactionType.WITHDRAWAL,
     )
     try:
         Ledger().settle_locked(user_id, amount, change)
@@ -227,10 +234,16 @@ def release_funds(
 ) -> bool:
     """Locked -> available and the KYC usage given back, in one write. False when it was released
     before (a repeat changes nothing)."""
-    change = StatusChange(
-        withdrawal_id, OPEN, to_status, currency=currency, failure_reason=reason, attributes=(("stage", "RELEASED"),)
-    )
     item = load(user_id, withdrawal_id)
+    change = StatusChange(
+        withdrawal_id,
+        OPEN,
+        to_status,
+        currency=currency,
+        failure_reason=reason,
+        attributes=(("stage", "RELEASED"),),
+        **audited(item),
+    )
     give_back = LimitCharge.give_back(amount, item.limit_day, item.limit_month)
     try:
         Ledger().unlock(user_id, amount, change, limit=give_back)
@@ -248,13 +261,30 @@ def resume(item: TransactionItem, output: dict[str, Any]) -> bool:
     token = item.task_token
     if not token:
         return False
-    try:
-        TransactionItem(item.pk, item.sk).update(
+    decided = "approved" in output
+    record = records.build(
+        "withdrawal_admin_decision" if decided else "withdrawal_resumed",
+        chain=records.user_chain(item.user_id),
+        user_id=item.user_id,
+        transaction_id=item.txn_id,
+        amount=item.amount,
+        currency=item.currency,
+        gateway=item.gateway,
+        status=("approved" if output.get("approved") else "rejected") if decided else output.get("outcome"),
+        details={"stage": item.stage, "reason": output.get("reason")},
+    )
+
+    def claim(tx: TransactWrite) -> None:
+        tx.update(
+            TransactionItem(item.pk, item.sk),
             actions=[TransactionItem.task_claim.set(json.dumps(output)), TransactionItem.claimed_at.set(utcnow())],
             condition=(TransactionItem.task_token == token) & TransactionItem.task_claim.does_not_exist(),
         )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+
+    try:
+        records.commit_with(record, claim)  # the decision and its audit record, together
+    except TransactWriteError as exc:
+        if records.cancelled_by_condition(exc, 1):
             return False
         raise
     return _send_claim(item.pk, item.sk, item.txn_id, token, output)

@@ -13,7 +13,7 @@ unknown outcome is resolved by asking, never by guessing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -163,6 +163,34 @@ class WebhookEvent:
     payload: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
+class RecordKind(StrEnum):
+    """The kinds of money a gateway moves for us, as reconciliation compares them."""
+
+    DEPOSIT = "DEPOSIT"  # a payment captured
+    REFUND = "REFUND"  # a refund processed
+    PAYOUT = "PAYOUT"  # a payout paid
+
+
+@dataclass(frozen=True)
+class GatewayRecord:
+    """One movement of money the gateway has on its books (:meth:`PaymentGateway.settled_records`).
+
+    ``gateway_id`` is the gateway's own id (payment, refund or payout id); ``order_id`` the order
+    or PaymentIntent a payment belongs to; ``payment_id`` the payment a refund refunds;
+    ``our_reference`` the id of ours the gateway echoes (a refund's receipt or metadata, a
+    payout's reference), when it does. ``created_at`` is when the gateway recorded it (UTC)."""
+
+    kind: RecordKind
+    gateway_id: str
+    amount_minor: int
+    currency: str
+    status: str  # the gateway's own status word (captured, processed, paid...)
+    created_at: datetime
+    our_reference: str | None = None
+    order_id: str | None = None
+    payment_id: str | None = None
+
+
 class PaymentGateway(Protocol):
     """One payment provider. Every write carries an idempotency key derived from ``reference``,
     so a retried call never creates a second order, refund or payout, and every write can be
@@ -222,4 +250,12 @@ class PaymentGateway(Protocol):
 
     def parse_webhook(self, raw_body: str, headers: Mapping[str, str]) -> WebhookEvent:
         """Verify the signature over the raw body FIRST (raise SignatureInvalid), then normalise."""
+        ...
+
+    def settled_records(self, since: datetime, until: datetime) -> Iterator[GatewayRecord]:
+        """Every movement of money the gateway recorded in ``[since, until)``: payments captured,
+        refunds processed, payouts paid (and not reversed since), all pages of them. Nothing in
+        flight or failed: a payment only authorized, a refund pending, a payout processing or
+        failed moved no money. Raises GatewayUnavailable (or GatewayRejected) while iterating when
+        the gateway cannot list them; the records yielded before are then not the whole set."""
         ...

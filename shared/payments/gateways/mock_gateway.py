@@ -32,7 +32,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,12 +44,14 @@ from payments.gateways.base import (
     DisputeStatus,
     EventKind,
     GatewayName,
+    GatewayRecord,
     Order,
     OrderRequest,
     PaymentInfo,
     PaymentStatus,
     PayoutRequest,
     PayoutResult,
+    RecordKind,
     RefundResult,
     WebhookEvent,
 )
@@ -386,6 +388,33 @@ class MockGateway:
         }
         self._emit(event, {"payment": {**payment, "currency": record.currency}, "dispute": dispute})
 
+    # ------------------------------------------------------------------ listing
+    def settled_records(self, since: datetime, until: datetime) -> Iterator[GatewayRecord]:
+        """Payments captured, refunds processed and payouts processed (not reversed) that the
+        Mock recorded in ``[since, until)``. Its store is its API: a paged Scan of the ops table
+        filtered to its items, fine for the local stack and dev stacks it serves."""
+        condition = (
+            MockGatewayItem.pk.startswith("MOCK#")
+            & MockGatewayItem.kind.is_in(*_SETTLED)
+            & (MockGatewayItem.created_at >= since)
+            & (MockGatewayItem.created_at < until)
+        )
+        for record in MockGatewayItem.scan(condition, page_size=500):
+            kind, settled = _SETTLED[record.kind]
+            if record.status != settled:
+                continue
+            yield GatewayRecord(
+                kind,
+                record.pk.removeprefix("MOCK#"),
+                record.amount,
+                record.currency,
+                record.status.lower(),
+                record.created_at,
+                our_reference=record.reference,
+                order_id=record.order_id,
+                payment_id=record.payment_id if kind is RecordKind.REFUND else None,
+            )
+
     # ------------------------------------------------------------------ webhooks
     def _emit(self, event_type: str, entities: dict[str, dict[str, Any]]) -> None:
         if self._send_webhook is None:
@@ -467,6 +496,14 @@ _EVENT_KINDS = {
     "payment.dispute.created": EventKind.DISPUTE_CREATED,
     "payment.dispute.won": EventKind.DISPUTE_WON,
     "payment.dispute.lost": EventKind.DISPUTE_LOST,
+}
+
+
+#: The Mock's kinds of items that are money, and the status in which they moved it.
+_SETTLED = {
+    "PAYMENT": (RecordKind.DEPOSIT, "CAPTURED"),
+    "REFUND": (RecordKind.REFUND, "PROCESSED"),
+    "PAYOUT": (RecordKind.PAYOUT, "PROCESSED"),
 }
 
 

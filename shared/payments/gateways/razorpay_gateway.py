@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import razorpay
@@ -25,6 +25,7 @@ from payments.gateways.base import (
     DisputeStatus,
     EventKind,
     GatewayName,
+    GatewayRecord,
     MethodType,
     Order,
     OrderRequest,
@@ -32,6 +33,7 @@ from payments.gateways.base import (
     PaymentStatus,
     PayoutRequest,
     PayoutResult,
+    RecordKind,
     RefundResult,
     WebhookEvent,
 )
@@ -47,6 +49,8 @@ CHECKOUT_URL = "https://checkout.razorpay.com/v1/checkout.js"
 #: RazorpayX has no resource in the SDK; the client's generic ``post`` still authenticates it.
 PAYOUTS_PATH = "/v1/payouts"
 NARRATION_MAX = 30  # RazorpayX: at most 30 letters, digits and spaces
+#: The largest page Razorpay's list endpoints return (``count``); a shorter page is the last one.
+PAGE_SIZE = 100
 
 _PAYOUT_MODES = {
     MethodType.BANK_TRANSFER: "IMPS",
@@ -282,6 +286,68 @@ class RazorpayGateway:
         except (KeyError, TypeError, AttributeError) as exc:
             raise GatewayRejected(f"razorpay: malformed webhook event: {exc!r}") from exc
 
+    def settled_records(self, since: datetime, until: datetime) -> Iterator[GatewayRecord]:
+        """Captured payments, processed refunds and (with a RazorpayX account) processed payouts
+        created in ``[since, until)``, every page (``count``/``skip``). Razorpay's ``from``/``to``
+        are inclusive epoch seconds, so the half-open range is applied again to what comes back.
+        A payment that was captured and later refunded in full (status ``refunded``) was still
+        captured: its refund is a record of its own."""
+        window = {"from": int(since.timestamp()), "to": int(until.timestamp())}
+
+        def within(entity: dict[str, Any]) -> bool:
+            return since <= _moment(entity) < until
+
+        for payment in self._pages(self._client.payment.all, params=window):
+            status = payment.get("status")
+            if within(payment) and (status == "captured" or (status == "refunded" and payment.get("captured"))):
+                yield GatewayRecord(
+                    RecordKind.DEPOSIT,
+                    payment["id"],
+                    payment["amount"],
+                    payment["currency"].upper(),
+                    status,
+                    _moment(payment),
+                    order_id=payment.get("order_id"),
+                )
+        for refund in self._pages(self._client.refund.all, params=window):
+            if within(refund) and refund.get("status") == "processed":
+                notes = refund.get("notes") if isinstance(refund.get("notes"), dict) else {}  # [] when empty
+                yield GatewayRecord(
+                    RecordKind.REFUND,
+                    refund["id"],
+                    refund["amount"],
+                    refund["currency"].upper(),
+                    "processed",
+                    _moment(refund),
+                    our_reference=notes.get("reference") or refund.get("receipt"),
+                    payment_id=refund.get("payment_id"),
+                )
+        if self._payout_account_number is None:
+            return  # no RazorpayX account: no payout can have been made through this adapter
+        params = {"account_number": self._payout_account_number, **window}
+        for payout in self._pages(self._client.get, PAYOUTS_PATH, params=params):
+            # A reversed payout came back: no money left in the end, like one that failed.
+            if within(payout) and payout.get("status") == "processed":
+                yield GatewayRecord(
+                    RecordKind.PAYOUT,
+                    payout["id"],
+                    payout["amount"],
+                    payout["currency"].upper(),
+                    "processed",
+                    _moment(payout),
+                    our_reference=payout.get("reference_id"),
+                )
+
+    def _pages(self, operation: Callable[..., Any], *args: Any, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of a Razorpay collection, a page at a time."""
+        skip = 0
+        while True:
+            items = self._call(operation, *args, {**params, "count": PAGE_SIZE, "skip": skip}).get("items", [])
+            yield from items
+            if len(items) < PAGE_SIZE:
+                return
+            skip += len(items)
+
     def _call(self, operation: Callable[..., Any], *args: Any, **options: Any) -> dict[str, Any]:
         """Every HTTP call goes through here, so each carries the timeout and the same mapping to
         the three outcomes: an answer, a definite no (GatewayRejected), or unknown (Unavailable)."""
@@ -308,6 +374,10 @@ def _indefinite(response: requests.Response, *args: Any, **kwargs: Any) -> reque
     if response.status_code >= 500 or response.status_code == 429:
         raise IndefiniteAnswer(f"HTTP {response.status_code} from {response.request.path_url.split('?')[0]}")
     return response
+
+
+def _moment(entity: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(int(entity["created_at"]), UTC)
 
 
 def _require_ascii(signature: object) -> None:

@@ -11,8 +11,9 @@ AttributeError.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+import math
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import stripe
@@ -22,12 +23,14 @@ from payments.gateways.base import (
     DisputeStatus,
     EventKind,
     GatewayName,
+    GatewayRecord,
     Order,
     OrderRequest,
     PaymentInfo,
     PaymentStatus,
     PayoutRequest,
     PayoutResult,
+    RecordKind,
     RefundResult,
     WebhookEvent,
 )
@@ -51,6 +54,14 @@ _PAYOUT_EVENTS = {
     "payout.paid": EventKind.PAYOUT_PROCESSED,
     "payout.failed": EventKind.PAYOUT_FAILED,
     "payout.canceled": EventKind.PAYOUT_FAILED,
+}
+#: Balance transaction types that are money we match, by the kind of our record they match.
+_SETTLED_TYPES = {
+    "charge": RecordKind.DEPOSIT,
+    "payment": RecordKind.DEPOSIT,  # a charge of some payment methods (``py_`` ids)
+    "refund": RecordKind.REFUND,
+    "payment_refund": RecordKind.REFUND,
+    "payout": RecordKind.PAYOUT,
 }
 _DISPUTE_OUTCOME = {"won": EventKind.DISPUTE_WON, "lost": EventKind.DISPUTE_LOST}
 _DISPUTE_STATUS = {
@@ -243,6 +254,30 @@ class StripeGateway:
         except (KeyError, TypeError, AttributeError) as exc:
             raise GatewayRejected(f"stripe: malformed webhook event: {exc!r}") from exc
 
+    def settled_records(self, since: datetime, until: datetime) -> Iterator[GatewayRecord]:
+        """Stripe's balance transactions created in ``[since, until)``, every page
+        (``starting_after``), each with its source object expanded (one call per 100): a
+        ``charge``/``payment`` is a deposit, a ``refund``/``payment_refund`` a refund (if it
+        succeeded and has not failed since), a ``payout`` a payout (if it was paid); fees,
+        transfers, adjustments and the failures of payouts and refunds are not records of ours.
+
+        Amount and currency are the source object's - a charge's ``amount_captured``, a refund's
+        or payout's ``amount`` - not the balance transaction's: a balance transaction counts in the
+        account's balance currency, after conversion and with fees apart, while our records count
+        what the customer paid or was paid, in its own currency. The time is the balance
+        transaction's ``created``: when the money moved on Stripe's books."""
+        created = {"gte": int(since.timestamp()), "lt": math.ceil(until.timestamp())}
+        params: dict[str, Any] = {"created": created, "limit": 100, "expand": ["data.source"]}
+        while True:
+            page = self._call(self._client.v1.balance_transactions.list, params)
+            for transaction in page.get("data", []):
+                record = _settled_record(transaction)
+                if record is not None and since <= record.created_at < until:
+                    yield record
+            if not page.get("has_more") or not page.get("data"):
+                return
+            params = {**params, "starting_after": page["data"][-1]["id"]}
+
     def _call(self, operation: Callable[..., stripe.StripeObject], *args: Any) -> dict[str, Any]:
         """Every HTTP call goes through here, so each gets the same mapping to the three outcomes
         and a plain dict."""
@@ -300,6 +335,33 @@ def _payout_result(payout: dict[str, Any]) -> PayoutResult:
         amount_minor=payout.get("amount"),
         currency=(payout.get("currency") or "").upper() or None,
     )
+
+
+def _settled_record(transaction: dict[str, Any]) -> GatewayRecord | None:
+    """A balance transaction as a record of ours, or None when it is none (another type, a
+    refund that failed, a payout not paid, a source that was not expanded)."""
+    kind = _SETTLED_TYPES.get(transaction.get("type", ""))
+    source = transaction.get("source")
+    if kind is None or not isinstance(source, dict):
+        return None
+    status = source.get("status") or ""
+    reference = (source.get("metadata") or {}).get("reference")
+    common: dict[str, Any] = {
+        "gateway_id": source["id"],
+        "currency": source["currency"].upper(),
+        "status": status,
+        "created_at": datetime.fromtimestamp(int(transaction["created"]), UTC),
+        "our_reference": reference,
+    }
+    if kind is RecordKind.DEPOSIT:
+        amount = source.get("amount_captured", source["amount"])
+        return GatewayRecord(kind, amount_minor=amount, order_id=source.get("payment_intent"), **common)
+    if kind is RecordKind.REFUND and status == "succeeded":
+        payment = source.get("payment_intent") or source.get("charge")
+        return GatewayRecord(kind, amount_minor=source["amount"], payment_id=payment, **common)
+    if kind is RecordKind.PAYOUT and status == "paid":
+        return GatewayRecord(kind, amount_minor=source["amount"], **common)
+    return None
 
 
 def _normalise(body: dict[str, Any]) -> WebhookEvent:

@@ -1,10 +1,12 @@
 """Security events (the spec's Security Logs): every risk decision is logged as structured JSON;
-decisions other than allow are also stored (ops table, kept a year) for review and audit."""
+decisions other than allow are also stored (ops table, kept a year) for review, and audited
+(``fraud_decision`` in the user's audit chain). An allowed deposit is audited by its own record."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from payments.audit import records
 from payments.core.clock import utcnow
 from payments.core.ids import new_ulid
 from payments.guards.risk import Assessment, Decision
@@ -35,6 +37,19 @@ def record(user_id: str, kind: str, amount: int, assessment: Assessment, ip_addr
     if assessment.decision == Decision.ALLOW:
         return
     metrics.add_metric(name="SuspiciousActivity", unit="Count", value=1)
+    records.record_event(
+        "fraud_decision",
+        user_id,
+        transaction_id=ref if kind == "WITHDRAWAL" else None,
+        amount=amount,
+        status=str(assessment.decision),
+        details={
+            "transaction_type": kind,
+            "score": assessment.score,
+            "indicators": ",".join(assessment.indicators),
+            "action_taken": event["action_taken"],
+        },
+    )
     SecurityEventItem(
         f"SECURITY#{new_ulid()}",
         user_id=user_id,

@@ -121,3 +121,25 @@ def _jwt_secret() -> str:
             f"JWT_SECRET_KEY must be set ({_MIN_SECRET_BYTES}+ bytes) when no JWT_SECRET_ARN is configured"
         )
     return secret
+
+
+def audit_refusal(reason: str) -> None:
+    """Audit a refused token (the authorizer): no trusted user, so the record goes to one of the
+    day's ``AUTH#`` chains (sharded, so a burst of forged tokens has no hot partition). A TOKEN
+    authorizer sees neither the client's IP nor anything but the token, which is never recorded.
+    A failed write never turns the 401 into anything else."""
+    import secrets
+
+    from pynamodb.exceptions import PynamoDBException
+
+    from payments.audit import records
+    from payments.core.acting import acting_as
+    from payments.platform.observability import logger, metrics
+
+    try:
+        chain = f"AUTH#{utcnow():%Y-%m-%d}#{secrets.randbelow(8)}"
+        with acting_as("anonymous"):
+            records.write(records.build("authentication_failed", chain=chain, details={"reason": reason}))
+    except PynamoDBException:
+        logger.exception("audit record of a refused token not written")
+        metrics.add_metric(name="AuditWriteFailed", unit="Count", value=1)

@@ -11,7 +11,8 @@ are checked by the small typed readers below; request bodies by pydantic models 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from enum import Enum
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -19,11 +20,12 @@ from typing import Any, TypeVar
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
+from payments.core.acting import acting_as
 from payments.core.caller import Caller
 from payments.core.clock import Deadline
-from payments.core.errors import PaymentError, UnprocessableRequest
+from payments.core.errors import LimitExceeded, PaymentError, UnprocessableRequest
 from payments.http import cors
-from payments.platform.observability import logger
+from payments.platform.observability import logger, metrics
 from payments.platform.settings import settings
 
 E = TypeVar("E", bound=Enum)
@@ -47,6 +49,8 @@ def create_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(PaymentError)
     def _payment_error(exc: PaymentError) -> Response:
         logger.info("request refused", extra={"error_code": exc.code, "status": int(exc.status)})
+        if exc.code == LimitExceeded.code:
+            _audit_refusal(app, exc)
         response = error_response(exc.status, exc.code, exc.message, exc.details or None)
         response.headers.update(getattr(exc, "headers", {}))
         return response
@@ -58,6 +62,22 @@ def create_resolver() -> APIGatewayRestResolver:
         return error_response(HTTPStatus.NOT_FOUND, "NOT_FOUND", "No such route")
 
     return app
+
+
+def _audit_refusal(app: APIGatewayRestResolver, exc: PaymentError) -> None:
+    """A KYC limit refusal is audited (the spec's limits are a compliance control): the route, the
+    limit and what remained; the request body is not recorded."""
+    from pynamodb.exceptions import PynamoDBException
+
+    from payments.audit import records
+
+    details = {"route": app.current_event.resource, **{k: v for k, v in (exc.details or {}).items() if k != "field"}}
+    try:
+        with _acting_caller(app) as caller:
+            records.record_event("limit_refused", caller.user_id, status=exc.code, details=details)
+    except PynamoDBException:  # the refusal stands; a lost record of it is logged and counted
+        logger.exception("audit record of a limit refusal not written")
+        metrics.add_metric(name="AuditWriteFailed", unit="Count", value=1)
 
 
 def public_base_url(app: APIGatewayRestResolver) -> str:
@@ -109,13 +129,24 @@ def deadline(app: APIGatewayRestResolver) -> Deadline:
 def _rate_limit(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
     """Count an authenticated request before its route runs (one conditional write); 429 refuses
     it whole. Webhooks are counted after their signature verifies (payments.flows.webhooks); other
-    public routes are not limited per caller."""
+    public routes are not limited per caller. The caller is the actor of what the request audits."""
     from payments.guards import rate_limits as ratelimit
 
     context = app.current_event.request_context.authorizer.raw_event or {}
-    if context.get("user_id"):
-        ratelimit.hit(str(context["user_id"]), app.current_event.resource)
-    return next_middleware(app)
+    if not context.get("user_id"):
+        return next_middleware(app)
+    with _acting_caller(app) as caller:
+        ratelimit.hit(caller.user_id, app.current_event.resource)
+        return next_middleware(app)
+
+
+@contextmanager
+def _acting_caller(app: APIGatewayRestResolver) -> Iterator[Caller]:
+    """The caller is the actor of everything the request audits, from its address."""
+    caller = current_caller(app)
+    who = f"{'admin' if caller.is_admin else 'user'}:{caller.user_id}"
+    with acting_as(who, app.current_event.request_context.identity.source_ip):
+        yield caller
 
 
 def current_caller(app: APIGatewayRestResolver) -> Caller:

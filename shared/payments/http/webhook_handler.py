@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from payments.core.acting import acting_as
 from payments.gateways.base import GatewayName
 from payments.platform.observability import logger, metrics
 
@@ -30,6 +31,8 @@ def lambda_handler_for(gateway_name: GatewayName) -> Callable[[dict[str, Any], A
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return app.resolve(event, context)
+        source_ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
+        with acting_as(f"gateway:{gateway_name.value}", source_ip):
+            return app.resolve(event, context)
 
     return lambda_handler

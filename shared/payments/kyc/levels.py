@@ -24,11 +24,29 @@ def stored_level(user_id: str) -> KycLevel | None:
 
 
 def set_kyc_level(user_id: str, level: KycLevel) -> None:
-    """An admin's decision; creates the wallet item if the user never moved money."""
-    WalletItem(user_pk(user_id), WALLET_SK).update(
-        actions=[
-            WalletItem.kyc_level.set(str(level)),
-            WalletItem.user_id.set(user_id),
-            WalletItem.updated_at.set(utcnow()),
-        ]
+    """An admin's decision; creates the wallet item if the user never moved money. Audited in the
+    same write (``kyc_level_changed``, from and to, by the admin acting)."""
+    from pynamodb.transactions import TransactWrite
+
+    from payments.audit import records
+
+    before = stored_level(user_id)
+    record = records.build(
+        "kyc_level_changed",
+        chain=records.user_chain(user_id),
+        user_id=user_id,
+        status=str(level),
+        details={"from": str(before) if before else "token claim", "to": str(level)},
     )
+
+    def change(tx: TransactWrite) -> None:
+        tx.update(
+            WalletItem(user_pk(user_id), WALLET_SK),
+            actions=[
+                WalletItem.kyc_level.set(str(level)),
+                WalletItem.user_id.set(user_id),
+                WalletItem.updated_at.set(utcnow()),
+            ],
+        )
+
+    records.commit_with(record, change)

@@ -33,12 +33,14 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from payments.audit import records
 from payments.core.clock import utcnow
 from payments.core.errors import CurrencyMismatch, InsufficientBalance, InvalidAmount, LedgerConflict, ServiceBusy
 from payments.kyc.usage import LimitCharge, wallet_parts
 from payments.ledger.errors import AlreadyApplied, DuplicateRecord, ExtraConditionFailed, WalletRefused
 from payments.ledger.types import FINAL_STATUSES, EntryKind, TransactionStatus, TransactionType
 from payments.platform.settings import settings
+from payments.store.audit_table import AuditRecordItem
 from payments.store.ledger_table import (
     WALLET_SK,
     LedgerEntryItem,
@@ -98,6 +100,13 @@ class StatusChange:
     failure_reason: str | None = None
     attributes: tuple[tuple[str, Any], ...] = ()
     currency: str = field(default_factory=lambda: settings.wallet_currency)
+    type: TransactionType | str | None = None  # for the audit record's event type
+    gateway: str | None = None  # for the audit record
+
+
+def audited(txn: TransactionItem) -> dict[str, Any]:
+    """The :class:`StatusChange` fields of an existing record that its audit record names."""
+    return {"type": txn.type, "gateway": getattr(txn, "gateway", None)}
 
 
 @dataclass(frozen=True)
@@ -208,7 +217,8 @@ class Ledger:
                     _update_usage(tx, user_id, limit, known, now, change.currency)
                     updates.append("wallet")
                 put_roles, update_roles = _add_extras(tx, extra)
-                return [*puts, *put_roles, *updates, *update_roles]
+                tx.save(_audit_record(user_id, change, None, amount, now))
+                return [*puts, *put_roles, "audit", *updates, *update_roles]
 
             return add
 
@@ -238,7 +248,8 @@ class Ledger:
                     _update_usage(tx, user_id, limit, known, now, None)
                     updates.append("wallet")
                 put_roles, update_roles = _add_extras(tx, extra)
-                return [*put_roles, *updates, *update_roles]
+                tx.save(_audit_record(user_id, change, None, 0, now))
+                return [*put_roles, "audit", *updates, *update_roles]
 
             return add
 
@@ -368,7 +379,43 @@ class Ledger:
             )
             updates.append("transaction")
         put_roles, update_roles = _add_extras(tx, extra)
-        return [*puts, *put_roles, *updates, *update_roles]
+        tx.save(_audit_record(user_id, change, kind, amount, now), condition=AuditRecordItem.pk.does_not_exist())
+        return [*puts, *put_roles, "audit", *updates, *update_roles]
+
+
+def _audit_record(
+    user_id: str, change: NewTransaction | StatusChange, kind: EntryKind | None, amount: int, now: datetime
+) -> AuditRecordItem:
+    """The audit record of this write, committed with it (payments.audit.records): keyed by the
+    entry when money moves, so the verifier can tell an entry that has none."""
+    attributes = dict(change.attributes)
+    if isinstance(change, NewTransaction):
+        kind_of, status = change.type, change.status
+        gateway = attributes.get("gateway")
+        outcome = "initiated" if status in (TransactionStatus.PENDING, TransactionStatus.PROCESSING) else status
+    else:
+        kind_of, status, gateway = change.type, change.to_status, change.gateway or attributes.get("gateway")
+        expired = status == TransactionStatus.FAILED and (change.failure_reason or "").startswith("expired")
+        outcome = "expired" if expired else status
+    event_type = f"{str(kind_of or 'transaction').lower()}_{str(outcome).lower()}"
+    details = {"stage": attributes.get("stage")}
+    if isinstance(change, NewTransaction):
+        details["reference_id"] = change.reference_id
+    else:
+        details["failure_reason"] = change.failure_reason
+    common: dict[str, Any] = {
+        "amount": amount or None,
+        "currency": change.currency,
+        "gateway": gateway,
+        "status": str(status),
+        "details": details,
+        "at": now,
+    }
+    if kind is not None:
+        return records.for_entry(event_type, user_id=user_id, txn_id=change.txn_id, kind=str(kind), **common)
+    return records.build(
+        event_type, chain=records.user_chain(user_id), user_id=user_id, transaction_id=change.txn_id, **common
+    )
 
 
 def _same_currency(currency: str) -> Condition:

@@ -32,6 +32,20 @@ def gateway_latency(gateway: str, started: float) -> None:
         metric.add_dimension(name="gateway", value=gateway)
 
 
+def oldest_in_flight_metric(kind: str, minutes: int) -> None:
+    """``OldestInFlightMinutes`` with a ``kind`` dimension (DEPOSIT, REFUND, WITHDRAWAL, DISPUTE):
+    how long the oldest record of the kind has been in flight (0 when none is)."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(
+        name="OldestInFlightMinutes",
+        unit=MetricUnit.Count,
+        value=minutes,
+        default_dimensions=metrics.default_dimensions,
+    ) as metric:
+        metric.add_dimension(name="kind", value=kind)
+
+
 def correlate(transaction_id: str | None, **more: str) -> None:
     """Every later log line of this invocation carries ``transaction_id``: the id of the money
     (deposit, withdrawal or refund) is the correlation id of its whole life - API, saga steps,

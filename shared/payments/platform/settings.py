@@ -79,6 +79,10 @@ class Settings:
     aws_default_region = Env("AWS_DEFAULT_REGION", "us-east-1", str, "region when AWS_REGION is unset")
     ledger_table_name = Env("LEDGER_TABLE_NAME", "payments-ledger", str, "the ledger table")
     ops_table_name = Env("OPS_TABLE_NAME", "payments-ops", str, "the ops table (idempotency, webhook events...)")
+    audit_table_name = Env("AUDIT_TABLE_NAME", "payments-audit", str, "the audit table (hash-chained audit trail)")
+    audit_anchor_log_group = Env(
+        "AUDIT_ANCHOR_LOG_GROUP", "", str, "CloudWatch Logs group the audit chain heads are anchored to"
+    )
     payments_kms_key_id = Env("PAYMENTS_KMS_KEY_ID", "", str, "KMS key for envelope encryption of tokens")
     withdrawal_state_machine_arn = Env("WITHDRAWAL_STATE_MACHINE_ARN", "", str, "the withdrawal saga")
     public_api_url = Env("PUBLIC_API_URL", "", str, "base URL for links, when a custom domain maps the API")
@@ -104,6 +108,9 @@ class Settings:
     deposit_expiry_hours = Env("DEPOSIT_EXPIRY_HOURS", "24", int, "age at which an unpaid deposit fails")
     approval_timeout_seconds = Env("APPROVAL_TIMEOUT_SECONDS", "604800", int, "how long the saga waits for an admin")
     payout_timeout_seconds = Env("PAYOUT_TIMEOUT_SECONDS", "86400", int, "how long it waits for the payout webhook")
+    audit_chain_lag_minutes = Env(
+        "AUDIT_CHAIN_LAG_MINUTES", "30", int, "audit records unchained longer than this are reported"
+    )
 
     # --- authentication
     jwt_secret_arn = Env("JWT_SECRET_ARN", "", str, "Secrets Manager secret with the HS256 key")
@@ -120,6 +127,12 @@ class Settings:
     mock_webhook_function_name = Env("MOCK_WEBHOOK_FUNCTION_NAME", "", str, "where the Mock delivers webhooks")
     circuit_failure_threshold = Env("CIRCUIT_FAILURE_THRESHOLD", "3", int, "failures that open a gateway circuit")
     circuit_cooldown_seconds = Env("CIRCUIT_COOLDOWN_SECONDS", "60", int, "how long an open circuit stays open")
+    gateway_reconciliation_grace_minutes = Env(
+        "GATEWAY_RECONCILIATION_GRACE_MINUTES",
+        "15",
+        int,
+        "gateway reconciliation reads this far past its range's edges to match records timed across them",
+    )
     razorpay_currency = Env("RAZORPAY_CURRENCY", "INR", str.upper, "currency of Razorpay deposits")
     stripe_currency = Env("STRIPE_CURRENCY", "INR", str.upper, "currency of Stripe deposits")
     mock_currency = Env("MOCK_CURRENCY", "INR", str.upper, "currency of Mock deposits")

@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from payments.core.acting import acting_as
 from payments.platform.observability import logger, metrics
 
 Step = Callable[[dict[str, Any]], dict[str, Any]]
@@ -23,7 +24,8 @@ def step_handler(module: ModuleType, name: str) -> Callable[[dict[str, Any], Lam
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.append_keys(transaction_id=event["withdrawal"]["id"], withdrawal_id=event["withdrawal"]["id"], step=name)
         step: Step = getattr(module, name)
-        result = step(event)
+        with acting_as(f"saga:{name}"):
+            result = step(event)
         logger.info("saga step done", extra={"result_keys": sorted(result)})
         return result
 

@@ -211,6 +211,17 @@ def count_in_flight_since(kind: str, created_before: datetime) -> int:
     )
 
 
+def oldest_in_flight(kind: str) -> datetime | None:
+    """When the oldest ``kind`` record still in flight was created (None when there is none):
+    reads the kind's shards of the sparse index, which hold only what is in flight."""
+    oldest = None
+    for shard in range(INFLIGHT_SHARDS):
+        for item in TransactionItem.inflight.query(f"INFLIGHT#{kind}#{shard}"):
+            if item.created_at is not None and (oldest is None or item.created_at < oldest):
+                oldest = item.created_at
+    return oldest
+
+
 class TransactionItem(_LedgerTable):
     class Meta(_LedgerTable.Meta):
         abstract = False
