@@ -38,15 +38,20 @@ def test_the_smoke_check_says_what_failed(local_stack: LocalStack) -> None:
     assert result.stdout.splitlines()[-1].startswith("FAIL GET /api/v1/payments/wallet/balance answered 401")
 
 
-def test_make_reconcile_on_the_local_stack_finds_nothing_to_report(local_stack: LocalStack) -> None:
-    result = subprocess.run(  # noqa: S603 - our own script
-        [sys.executable, "scripts/reconcile.py", "--url", local_stack.api],
+def _script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """One of the operator scripts (make reconcile, make audit-verify...) as make runs it."""
+    return subprocess.run(  # noqa: S603 - our own script
+        [sys.executable, f"scripts/{name}", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         check=False,
     )
+
+
+def test_make_reconcile_on_the_local_stack_finds_nothing_to_report(local_stack: LocalStack) -> None:
+    result = _script("reconcile.py", "--url", local_stack.api)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1].endswith(": 0 differ, 0 overdue")
 
@@ -54,14 +59,7 @@ def test_make_reconcile_on_the_local_stack_finds_nothing_to_report(local_stack: 
 def test_make_audit_verify_on_the_local_stack_finds_every_chain_whole(local_stack: LocalStack) -> None:
     """After whatever the session did over HTTP: the chainer links it all, every chain verifies,
     every ledger entry has its record."""
-    result = subprocess.run(  # noqa: S603 - our own script
-        [sys.executable, "scripts/audit_verify.py", "--url", local_stack.api],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = _script("audit_verify.py", "--url", local_stack.api)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("chained ")

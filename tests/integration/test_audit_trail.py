@@ -232,31 +232,27 @@ def chained_user(aws: Any, user_id: str, anchor_group: str) -> Iterator[str]:
         _funded(user_id, 1_000 * (n + 1), f"adj_{user_id}_{n}")
     _chained(aws)
     assert _walk(user_id) == (5, None)
-    pages = (
-        _raw()
-        .get_paginator("query")
-        .paginate(
-            TableName=AUDIT_TABLE,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": user_pk(user_id)}},
-        )
-    )
-    saved = [item for page in pages for item in page["Items"]]
+    saved = _partition(user_id)
     yield user_id
-    pages = (
-        _raw()
-        .get_paginator("query")
-        .paginate(
-            TableName=AUDIT_TABLE,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": user_pk(user_id)}},
-        )
-    )
-    for item in [item for page in pages for item in page["Items"]]:
+    for item in _partition(user_id):
         _raw().delete_item(TableName=AUDIT_TABLE, Key={"pk": item["pk"], "sk": item["sk"]})
     for item in saved:
         _raw().put_item(TableName=AUDIT_TABLE, Item=item)
     assert verify.walk(user_pk(user_id)) == (5, None)  # the table as it was (a forged anchor stays)
+
+
+def _partition(user_id: str) -> list[dict[str, Any]]:
+    """Every item of the user's audit chain as stored (records and head)."""
+    pages = (
+        _raw()
+        .get_paginator("query")
+        .paginate(
+            TableName=AUDIT_TABLE,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": user_pk(user_id)}},
+        )
+    )
+    return [item for page in pages for item in page["Items"]]
 
 
 def _key(item: AuditRecordItem) -> dict[str, Any]:

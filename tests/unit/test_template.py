@@ -212,7 +212,9 @@ def _emitted_metric_names() -> set[str]:
 
     names: set[str] = set()
     for path in (REPO_ROOT / "shared" / "payments").rglob("*.py"):
-        names |= set(_re.findall(r'(?:add_metric|single_metric)\(\s*name="([A-Za-z]+)"', path.read_text()))
+        text = path.read_text()
+        names |= set(_re.findall(r'(?:add_metric|single_metric)\(\s*name="([A-Za-z]+)"', text))
+        names |= set(_re.findall(r'_one_metric\(\s*"([A-Za-z]+)"', text))  # payments.platform.observability
     return names
 
 

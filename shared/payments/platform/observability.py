@@ -10,6 +10,7 @@ what is given up is per-call subsegments. See docs/decisions.md.
 """
 
 import time
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
@@ -20,30 +21,26 @@ metrics = Metrics()
 def gateway_latency(gateway: str, started: float) -> None:
     """``GatewayLatency`` (ms) of one gateway call, with a ``gateway`` dimension beside the
     service's (the dashboard's gateway response times)."""
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics import MetricUnit
 
     elapsed_ms = (time.perf_counter() - started) * 1000
-    with single_metric(
-        name="GatewayLatency",
-        unit=MetricUnit.Milliseconds,
-        value=elapsed_ms,
-        default_dimensions=metrics.default_dimensions,
-    ) as metric:
-        metric.add_dimension(name="gateway", value=gateway)
+    _one_metric("GatewayLatency", MetricUnit.Milliseconds, elapsed_ms, "gateway", gateway)
+
+
+def _one_metric(name: str, unit: Any, value: float, dimension: str, dimension_value: str) -> None:
+    """A metric with one dimension of its own beside the service's (its own EMF document)."""
+    from aws_lambda_powertools.metrics import single_metric
+
+    with single_metric(name=name, unit=unit, value=value, default_dimensions=metrics.default_dimensions) as metric:
+        metric.add_dimension(name=dimension, value=dimension_value)
 
 
 def oldest_in_flight_metric(kind: str, minutes: int) -> None:
     """``OldestInFlightMinutes`` with a ``kind`` dimension (DEPOSIT, REFUND, WITHDRAWAL, DISPUTE):
     how long the oldest record of the kind has been in flight (0 when none is)."""
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics import MetricUnit
 
-    with single_metric(
-        name="OldestInFlightMinutes",
-        unit=MetricUnit.Count,
-        value=minutes,
-        default_dimensions=metrics.default_dimensions,
-    ) as metric:
-        metric.add_dimension(name="kind", value=kind)
+    _one_metric("OldestInFlightMinutes", MetricUnit.Count, minutes, "kind", kind)
 
 
 def correlate(transaction_id: str | None, **more: str) -> None:
