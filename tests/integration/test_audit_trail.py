@@ -123,6 +123,40 @@ def test_a_refused_write_leaves_no_record_and_a_replay_leaves_one(aws: Any, user
     ]
 
 
+def test_a_movement_whose_audit_write_fails_moves_no_money(aws: Any, user_id: str) -> None:
+    """The audit record is part of the movement's transaction: when its Put is refused (here a
+    record already holding its key), the credit, its entry and its transaction record are not
+    written either."""
+    from payments.core.errors import LedgerConflict
+    from payments.store.ledger_table import TransactionItem, current_wallet, txn_sk
+
+    txn_id = f"adj_{user_id}_blocked"
+    squatter = records.for_entry(
+        "forged",
+        user_id=user_id,
+        txn_id=txn_id,
+        kind="CREDIT",
+        amount=1,
+        currency="INR",
+        gateway=None,
+        status=None,
+        details=None,
+        at=utcnow(),
+    )
+    records.write(squatter)
+    change = NewTransaction(txn_id, TransactionType.ADJUSTMENT, TransactionStatus.COMPLETED, "INR")
+    with pytest.raises(LedgerConflict):
+        Ledger().credit(user_id, 10_000, change)
+    wallet = current_wallet(user_id)
+    assert (wallet.balance, wallet.available) == (0, 0)
+    with pytest.raises(TransactionItem.DoesNotExist):
+        TransactionItem.get(user_pk(user_id), txn_sk(txn_id))
+    assert verify.entries_without_records(user_pk(user_id)) == [
+        f"audit record of entry {txn_id}#CREDIT, which does not exist"  # the squatter, not a movement
+    ]
+    _raw().delete_item(TableName=AUDIT_TABLE, Key={"pk": {"S": squatter.pk}, "sk": {"S": squatter.sk}})
+
+
 def test_kyc_changes_methods_and_failed_logins_are_audited(
     api: InProcessApi, wallets: Wallets, user_id: str, aws: Any
 ) -> None:
