@@ -197,7 +197,12 @@ class ApiGateway:
     ) -> dict[str, Any]:
         multi_query = parse_qs(query, keep_blank_values=True)
         headers = {**headers, "X-Forwarded-Proto": "http", "X-Forwarded-For": source_ip}
-        text = body.decode("utf-8") if body else None
+        # API Gateway hands a body that is not text to the function base64-encoded (as it does for
+        # binary media types); the function decides what to answer.
+        try:
+            text, encoded = (body.decode("utf-8") if body else None), False
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode("ascii"), True
         request_context: dict[str, Any] = {
             "resourcePath": compiled.resource,
             "httpMethod": method,
@@ -225,7 +230,7 @@ class ApiGateway:
             "stageVariables": None,
             "requestContext": request_context,
             "body": text,
-            "isBase64Encoded": False,
+            "isBase64Encoded": encoded,
         }
 
     def _http_response(
@@ -298,6 +303,13 @@ def make_server(gateway: ApiGateway, host: str, port: int, quiet: bool = False) 
                 self.wfile.write(payload)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (TRACE, PROPFIND...) is API Gateway's to answer, with the template's
+            # gateway response, not http.server's 501 HTML page.
+            if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper():
+                return self._serve
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:
             if not quiet:

@@ -16,11 +16,12 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from payments.core.errors import InvalidRequest
 from payments.core.money import format_minor
 from payments.gateways import registry
 from payments.gateways.base import GatewayName
 from payments.gateways.errors import GatewayRejected
-from payments.http.resolver import create_resolver, error_response
+from payments.http.resolver import create_resolver, error_response, request_text
 from payments.platform.observability import logger
 
 app = create_resolver()
@@ -84,7 +85,12 @@ def handle_checkout_page(order_id: str) -> Response:
 
 @app.post("/mock-gateway/checkout/<order_id>/pay")
 def handle_checkout_pay(order_id: str) -> dict[str, Any]:
-    body = json.loads(app.current_event.body or "{}")
+    try:
+        body = json.loads(request_text(app.current_event) or "{}")
+    except ValueError:
+        raise InvalidRequest("The body must be JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object")
     gateway = _gateway()
     result = gateway.pay(order_id, decline=body.get("action") == "decline")
     return {**result, "reference": gateway.order(order_id).reference}

@@ -107,6 +107,27 @@ def test_unknown_routes_are_404_in_the_envelope(local_stack: LocalStack) -> None
     }
 
 
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "FOO"])
+def test_unknown_methods_get_the_envelope_not_an_html_page(local_stack: LocalStack, method: str) -> None:
+    """Fuzzing found TRACE answered by the local server's 501 HTML page; API Gateway answers a
+    method it does not have like any unknown route."""
+    response = requests.request(method, local_stack.api + BALANCE, timeout=10)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    "path", [f"{API}/deposits/initiate", f"{API}/methods", "/webhooks/mock", "/mock-gateway/checkout/order_x/pay"]
+)
+def test_a_body_that_is_not_utf8_is_400_in_the_envelope(local_stack: LocalStack, path: str) -> None:
+    """Fuzzing found the connection dropped without an answer (384 of 18,649 cases): the body is
+    passed base64-encoded, as API Gateway passes what is not text, and refused with 400."""
+    headers = {"Authorization": f"Bearer {make_token('u_bytes')}", "Content-Type": "application/json"}
+    response = requests.post(local_stack.api + path, data=b'{"amount": "\xff\xfe"}', headers=headers, timeout=10)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == {"code": "VALIDATION_ERROR", "message": "The body must be UTF-8 text"}
+
+
 def test_a_browser_preflight_gets_the_grants_only_for_an_allowed_origin(local_stack: LocalStack) -> None:
     """The local stack allows CORS_ALLOWED_ORIGINS=https://app.example.com (tests/support)."""
     asked = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}

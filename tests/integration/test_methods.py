@@ -90,3 +90,19 @@ def test_unknown_mock_tokens_are_refused_at_deposit_time(wallets: Wallets, user_
     method_id = wallets.add_method(user_id, token="tok_mock_unheard_of")
     reply = wallets.initiate(user_id, method_id)
     assert (reply.status, reply.body["error"]["code"]) == (502, "PAY_004")
+
+
+def test_a_base64_encoded_body_is_read_as_api_gateway_sends_binary_ones(api: InProcessApi, user_id: str) -> None:
+    body = {"type": "CARD", "gateway": "mock", "token": "tok_mock_success", "metadata": {"last_four": "4242"}}
+    reply = api.post("MethodsCreateFunction", "/api/v1/payments/methods", user_id, body, base64_body=True)
+    assert reply.status == 200, reply.body
+    assert reply.body["payment_method"]["last_four"] == "4242"
+    garbage = api.post(
+        "MethodsCreateFunction",
+        "/api/v1/payments/methods",
+        user_id,
+        None,
+        raw_body=b'{"token": "\xff"}',
+        base64_body=True,
+    )
+    assert (garbage.status, garbage.body["error"]["message"]) == (400, "The body must be UTF-8 text")

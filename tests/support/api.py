@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -31,10 +32,11 @@ class InProcessApi:
         body: Any = None,
         headers: dict[str, str] | None = None,
         path_params: dict[str, str] | None = None,
-        raw_body: str | None = None,
+        raw_body: str | bytes | None = None,
         source_ip: str = "203.0.113.10",
         roles: str = "user",
         kyc: str = "BASIC",
+        base64_body: bool = False,
     ) -> Reply:
         event = load_event("wallet_balance", user_id, query=None)
         if user_id is not None:
@@ -46,6 +48,10 @@ class InProcessApi:
                 resource = resource.replace(value, "{" + name + "}")
             event["resource"] = resource
         event["body"] = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+        if base64_body and event["body"] is not None:  # as API Gateway passes a binary media type
+            raw = event["body"] if isinstance(event["body"], bytes) else event["body"].encode()
+            event["body"] = base64.b64encode(raw).decode()
+            event["isBase64Encoded"] = True
         all_headers = {"Content-Type": "application/json", "X-Forwarded-Proto": "http", **(headers or {})}
         event["headers"] = all_headers
         event["multiValueHeaders"] = {key: [value] for key, value in all_headers.items()}

@@ -19,6 +19,7 @@ from payments.core.errors import InvalidRequest, UnprocessableRequest
 from payments.gateways.base import GatewayName, MethodType
 from payments.guards.card_data import contains_card_number, refuse_card_data
 from payments.guards.errors import CardDataRefused
+from payments.http.resolver import request_text
 
 M = TypeVar("M", bound=BaseModel)
 _ID = r"^[A-Za-z0-9_\-]{1,64}$"
@@ -88,7 +89,7 @@ class RefundBody(_Body):
 
 
 def parse_body(app: APIGatewayRestResolver, model: type[M]) -> M:
-    raw = app.current_event.body or ""
+    raw = request_text(app.current_event)
     if contains_card_number(raw):
         raise CardDataRefused()
     try:

@@ -23,7 +23,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from payments.core.acting import acting_as
 from payments.core.caller import Caller
 from payments.core.clock import Deadline
-from payments.core.errors import LimitExceeded, PaymentError, UnprocessableRequest
+from payments.core.errors import InvalidRequest, LimitExceeded, PaymentError, UnprocessableRequest
 from payments.http import cors
 from payments.platform.observability import logger, metrics
 from payments.platform.settings import settings
@@ -80,6 +80,21 @@ def _audit_refusal(app: APIGatewayRestResolver, exc: PaymentError) -> None:
         metrics.add_metric(name="AuditWriteFailed", unit="Count", value=1)
 
 
+def request_text(event: Any) -> str:
+    """The request body as text: API Gateway sends a body that is not text base64-encoded
+    (``isBase64Encoded``); a body that is not UTF-8 is refused with 400, never a 500."""
+    body = event.body or ""
+    if not event.is_base64_encoded:
+        return body
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(body, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidRequest("The body must be UTF-8 text") from None
+
+
 def public_base_url(app: APIGatewayRestResolver) -> str:
     """The API's own base URL as the client called it (``https://<id>.execute-api.../dev``, a
     custom domain with its base path, or the local stack), unless ``PUBLIC_API_URL`` says so."""
@@ -116,7 +131,7 @@ def respond_once(
         return idempotency.StoredResponse(success_status, handler(operation_id))
 
     caller = current_caller(app)
-    stored = idempotency.run_once(caller.user_id, endpoint, key, app.current_event.body, run)
+    stored = idempotency.run_once(caller.user_id, endpoint, key, request_text(app.current_event), run)
     headers = {"Idempotent-Replayed": "false" if first_call else "true"}
     return Response(stored.status_code, content_types.APPLICATION_JSON, stored.body, headers=headers)
 

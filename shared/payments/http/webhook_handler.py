@@ -16,7 +16,7 @@ def lambda_handler_for(gateway_name: GatewayName) -> Callable[[dict[str, Any], A
 
     from payments.flows import webhooks
     from payments.gateways import registry
-    from payments.http.resolver import create_resolver
+    from payments.http.resolver import create_resolver, request_text
     from payments.http.views import webhooks as views
 
     app = create_resolver()
@@ -25,7 +25,8 @@ def lambda_handler_for(gateway_name: GatewayName) -> Callable[[dict[str, Any], A
     def handle_webhook() -> dict[str, Any]:
         event = app.current_event
         gateway = registry.build(gateway_name)
-        result = webhooks.process(gateway, event.body or "", event.headers, event.request_context.identity.source_ip)
+        body = request_text(event)  # the bytes the gateway signed, whichever way API Gateway passed them
+        result = webhooks.process(gateway, body, event.headers, event.request_context.identity.source_ip)
         return views.received(result)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
