@@ -134,6 +134,8 @@ class Policies:
             elif kind == "AWS::KMS::Key":
                 symbols[physical] = token
                 keys.append(token)
+            elif kind == "AWS::Logs::LogGroup":  # its Arn attribute ends in ":*"; IAM names it without
+                symbols[f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical}"] = token
             elif kind == "AWS::StepFunctions::StateMachine":
                 symbols[arn.replace(":stateMachine:", ":execution:")] = f"<{logical_id}:execution>"
                 machines.append(logical_id)
@@ -206,8 +208,8 @@ class Policies:
             # Reference, CloudWatch Logs resource types log-stream and log-group).
             group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{params['logGroupName']}"
             if "logStreamName" in params and operation in ("CreateLogStream", "PutLogEvents", "GetLogEvents"):
-                return [Requirement(action, f"{group}:log-stream:{params['logStreamName']}")]
-            return [Requirement(action, group)]
+                return [Requirement(action, self.symbol(f"{group}:log-stream:{params['logStreamName']}"))]
+            return [Requirement(action, self.symbol(group))]
         if service == "ssm" and "Name" in params:
             name = str(params["Name"]).lstrip("/")
             return [Requirement(action, f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{name}")]
