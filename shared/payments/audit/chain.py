@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
@@ -23,7 +22,14 @@ from pynamodb.transactions import TransactWrite
 from payments.audit import anchors, records
 from payments.core.clock import Deadline, sortable, utcnow
 from payments.platform.observability import logger
-from payments.store.audit_table import HEAD_SK, PENDING_SHARDS, AuditHeadItem, AuditRecordItem, pending_shard
+from payments.store.audit_table import (
+    HEAD_SK,
+    PENDING_SHARDS,
+    AuditHeadItem,
+    AuditRecordItem,
+    current_head,
+    pending_shard,
+)
 
 #: Records linked per transaction: 2 items short of DynamoDB's 100, with room for the head.
 _BATCH = 50
@@ -53,11 +59,8 @@ def _pending(shard: int) -> tuple[dict[str, list[str]], set[str]]:
 
 
 def _head(chain: str) -> tuple[int, str]:
-    try:
-        head = AuditHeadItem.get(chain, HEAD_SK, consistent_read=True)
-    except AuditHeadItem.DoesNotExist:
-        return 0, records.GENESIS_HASH
-    return int(head.seq), head.chain_hash
+    head = current_head(chain)
+    return (int(head.seq), head.chain_hash) if head is not None else (0, records.GENESIS_HASH)
 
 
 def _unlinked(chain: str, sks: list[str]) -> list[AuditRecordItem]:
@@ -179,13 +182,3 @@ def chain_pending(deadline: Deadline | None = None, reserve_s: float = 20.0) -> 
         extra={"linked": run.linked, "chains": run.chains, "anchored": run.anchored, "conflicts": run.conflicts},
     )
     return run
-
-
-def as_dict(run: ChainRun) -> dict[str, Any]:
-    return {
-        "linked": run.linked,
-        "chains": run.chains,
-        "anchored": run.anchored,
-        "conflicts": run.conflicts,
-        "complete": run.complete,
-    }

@@ -21,6 +21,7 @@ import json
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -164,11 +165,16 @@ def for_entry(
     )
 
 
+@cache
+def _connection() -> Connection:
+    """One connection (one botocore client) per container, not one per audited change."""
+    return Connection(region=AuditRecordItem.Meta.region, host=AuditRecordItem.Meta.host)
+
+
 def commit_with(record: AuditRecordItem, add: Callable[[TransactWrite], None]) -> None:
     """One ``TransactWriteItems``: the change ``add`` puts in and its audit record, together or
     not at all (a method stored, a KYC level set). Raises pynamodb's ``TransactWriteError``."""
-    connection = Connection(region=AuditRecordItem.Meta.region, host=AuditRecordItem.Meta.host)
-    with TransactWrite(connection=connection) as tx:
+    with TransactWrite(connection=_connection()) as tx:
         add(tx)
         tx.save(record, condition=AuditRecordItem.pk.does_not_exist())
 
@@ -186,6 +192,6 @@ def write(record: AuditRecordItem) -> None:
     record.save(condition=AuditRecordItem.pk.does_not_exist())
 
 
-def record_event(event_type: str, user_id: str | None, **fields: Any) -> None:
+def record_event(event_type: str, user_id: str, **fields: Any) -> None:
     """Audit an event of ``user_id``'s chain that moves no money."""
-    write(build(event_type, chain=user_chain(user_id) if user_id else "SYSTEM", user_id=user_id, **fields))
+    write(build(event_type, chain=user_chain(user_id), user_id=user_id, **fields))

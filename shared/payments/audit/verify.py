@@ -28,6 +28,7 @@ from payments.store.audit_table import (
     AuditHeadItem,
     AuditRecordItem,
 )
+from payments.store.audit_table import current_head as _head
 from payments.store.ledger_table import ENTRY_PREFIX, WALLET_SK, LedgerEntryItem, WalletItem
 
 #: Money younger than this at the start of a run is left to the next run: a write committing
@@ -56,13 +57,6 @@ def _chains_to_walk(anchored: dict[str, dict[int, set[str]]]) -> list[str]:
     chains |= {wallet.pk for wallet in WalletItem.scan(WalletItem.sk == WALLET_SK, attributes_to_get=["pk", "sk"])}
     chains |= {head.pk for head in AuditHeadItem.scan(AuditHeadItem.sk == HEAD_SK, attributes_to_get=["pk", "sk"])}
     return sorted(chains)
-
-
-def _head(chain: str) -> AuditHeadItem | None:
-    try:
-        return AuditHeadItem.get(chain, HEAD_SK, consistent_read=True)
-    except AuditHeadItem.DoesNotExist:
-        return None
 
 
 def walk(chain: str, anchored: dict[int, set[str]] | None = None) -> tuple[int, str | None]:

@@ -87,10 +87,16 @@ from payments.gateways.base import (
     RecordKind,
 )
 from payments.gateways.errors import GatewayRejected, GatewayUnavailable
-from payments.ledger.types import TransactionStatus, TransactionType
+from payments.ledger.types import (
+    TransactionStatus,
+    TransactionType,
+    payment_return_id,
+    payout_reversal_id,
+    reinstated_refund_id,
+)
 from payments.platform.observability import logger
 from payments.platform.settings import settings
-from payments.store.ledger_table import TransactionItem, find_by_order, find_by_reference, txn_sk, user_pk
+from payments.store.ledger_table import TransactionItem, find_by_order, find_by_reference, transaction
 
 #: Records of one side looked for again at the other per gateway and run, at most: a listing that
 #: came back short must not turn a report into thousands of single lookups. Past it, differences
@@ -265,7 +271,7 @@ def _ours(item: TransactionItem) -> _Ours | None:
     if kind is None or not settled or not item.gateway:
         return None
     reference = item.txn_id
-    if kind is RecordKind.REFUND and item.reference_id and item.txn_id == _reinstated(item.reference_id):
+    if kind is RecordKind.REFUND and item.reference_id and item.txn_id == reinstated_refund_id(item.reference_id):
         reference = item.reference_id
     gateway_id = {
         RecordKind.DEPOSIT: item.gateway_payment_id,
@@ -308,31 +314,9 @@ def _read_ours(low: datetime, high: datetime, gateways: set[str]) -> dict[str, _
     return books
 
 
-def _reinstated(refund_id: str) -> str:
-    """Our refund recorded when the gateway made a refund we had reversed (flows/refunds.py ``_reinstate``)."""
-    return f"{refund_id}_again"
-
-
-def _second_payment_return(payment_id: str) -> str:
-    """Our return of a second payment for a settled deposit (flows/refunds.py ``return_second_payment``)."""
-    return f"ret_{payment_id}"
-
-
-def _reversal(withdrawal_id: str) -> str:
-    """Our credit of a settled withdrawal whose payout bounced (flows/withdrawals.py ``_credit_reversal``)."""
-    return f"{withdrawal_id}_reversal"
-
-
-def _get(user_id: str, txn_id: str) -> TransactionItem | None:
-    try:
-        return TransactionItem.get(user_pk(user_id), txn_sk(txn_id), consistent_read=True)
-    except TransactionItem.DoesNotExist:
-        return None
-
-
 def _credited_back(withdrawal: _Ours) -> bool:
     """The withdrawal's payout bounced and the money went back to the wallet: nothing paid out."""
-    reversal = _get(withdrawal.user_id, _reversal(withdrawal.txn_id))
+    reversal = transaction(withdrawal.user_id, payout_reversal_id(withdrawal.txn_id))
     return reversal is not None and reversal.status == COMPLETED
 
 
@@ -452,7 +436,7 @@ class _Reconciler:
         if ours is not None and self._same_payment(ours.gateway_id, ours.order_id, record):
             self._compare(record.kind, record.gateway_id, record.amount_minor, record.currency, ours)
             return
-        returned = find_by_reference(_second_payment_return(record.gateway_id))
+        returned = find_by_reference(payment_return_id(record.gateway_id))
         if returned is not None and returned.type == TransactionType.REFUND:
             self._compare(record.kind, record.gateway_id, record.amount_minor, record.currency, returned)
             return
@@ -473,7 +457,7 @@ class _Reconciler:
     def _refunded(self, record: GatewayRecord) -> None:
         refund = find_by_reference(record.our_reference) if record.our_reference else None
         if refund is not None and refund.type == TransactionType.REFUND and refund.status == FAILED:
-            refund = _get(refund.user_id, _reinstated(refund.txn_id)) or refund
+            refund = transaction(refund.user_id, reinstated_refund_id(refund.txn_id)) or refund
         ours = _ours(refund) if refund is not None and refund.type == TransactionType.REFUND else None
         if ours is not None:
             self._compare(record.kind, record.gateway_id, record.amount_minor, record.currency, ours)
@@ -547,7 +531,7 @@ def _ask(gateway: PaymentGateway, ours: _Ours) -> tuple[int, str | None] | None:
     if ours.kind is RecordKind.REFUND:
         payment_id = ours.payment_id
         if not payment_id and ours.parent_txn_id:
-            deposit = _get(ours.user_id, ours.parent_txn_id)
+            deposit = transaction(ours.user_id, ours.parent_txn_id)
             payment_id = deposit.gateway_payment_id if deposit is not None else None
         refund = gateway.find_refund(payment_id, ours.reference) if payment_id else None
         return (refund.amount_minor, refund.currency) if refund is not None and refund.status == "PROCESSED" else None

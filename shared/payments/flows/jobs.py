@@ -19,9 +19,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from payments.audit import chain, verify
 from payments.core.acting import acting_as
 from payments.core.clock import Deadline, isoformat_z, utcnow
 from payments.flows import chargebacks, deposits, recovery, refunds, withdrawals
@@ -30,6 +29,9 @@ from payments.ledger import reconciliation
 from payments.platform.observability import logger, metrics, oldest_in_flight_metric
 from payments.store.ledger_table import count_in_flight_since, oldest_in_flight
 from payments.store.ops_table import ReconciliationItem
+
+if TYPE_CHECKING:
+    from payments.audit.verify import Verification
 
 #: The kinds the in-flight job resolves, each given an equal share of what is left of the run.
 _KINDS = (
@@ -129,10 +131,12 @@ def _load_cursor() -> dict[str, Any] | None:
 
 
 def chain_audit(deadline: Deadline | None = None) -> dict[str, Any]:
+    from payments.audit import chain  # only the audit jobs load it
+
     run = chain.chain_pending(deadline)
     metrics.add_metric(name="AuditRecordsChained", unit="Count", value=run.linked)
     metrics.add_metric(name="AuditChainsAnchored", unit="Count", value=run.anchored)
-    return chain.as_dict(run)
+    return asdict(run)
 
 
 _AUDIT_CURSOR_KEY = "AUDIT_VERIFICATION#cursor"
@@ -140,8 +144,10 @@ _AUDIT_CURSOR_KEY = "AUDIT_VERIFICATION#cursor"
 _AUDIT_PASS_BOUND = timedelta(days=7)
 
 
-def verify_audit(deadline: Deadline | None = None) -> verify.Verification:
+def verify_audit(deadline: Deadline | None = None) -> Verification:
     """One run of the verifier, continuing the pass where the last run stopped."""
+    from payments.audit import verify
+
     try:
         cursor = json.loads(ReconciliationItem.get(_AUDIT_CURSOR_KEY, consistent_read=True).body)
     except ReconciliationItem.DoesNotExist:
@@ -152,7 +158,7 @@ def verify_audit(deadline: Deadline | None = None) -> verify.Verification:
     ReconciliationItem(_AUDIT_CURSOR_KEY, body=json.dumps(following)).save()
     key = f"AUDIT_VERIFICATION#{found.started_at}"
     ReconciliationItem(key, body=json.dumps(asdict(found)), expires_at=_REPORTS_KEPT).save()
-    behind = not found.pass_complete and utcnow() - _parse_sortable(pass_started) > _AUDIT_PASS_BOUND
+    behind = not found.pass_complete and utcnow() - datetime.fromisoformat(pass_started) > _AUDIT_PASS_BOUND
     metrics.add_metric(name="AuditChainsBroken", unit="Count", value=len(found.broken))
     metrics.add_metric(name="AuditRecordsMissing", unit="Count", value=sum(len(v) for v in found.missing.values()))
     metrics.add_metric(name="AuditUnchainedOverdue", unit="Count", value=found.unchained_overdue)
@@ -166,10 +172,6 @@ def verify_audit(deadline: Deadline | None = None) -> verify.Verification:
     return found
 
 
-def _parse_sortable(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
 def reconcile_with_gateways(detail: dict[str, Any] | None = None) -> dict[str, Any]:
     """``detail`` may name ``since``/``until`` (``YYYY-MM-DD``, UTC days, ``until`` excluded); by
     default yesterday. The report is kept in the ops table and summarised as metrics."""
@@ -179,8 +181,7 @@ def reconcile_with_gateways(detail: dict[str, Any] | None = None) -> dict[str, A
     today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     since = _day(detail.get("since")) or today - timedelta(days=1)
     until = _day(detail.get("until")) or since + timedelta(days=1)
-    with acting_as("job:gateway-reconciliation"):
-        report = reconcile_gateways(since, until)
+    report = reconcile_gateways(since, until)
     body = report.to_dict()
     differences = sum(report.totals.values())
     key = f"GATEWAY_RECONCILIATION#{body['since']}#{isoformat_z(utcnow())}"

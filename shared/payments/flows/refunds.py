@@ -34,10 +34,10 @@ from payments.gateways import registry
 from payments.gateways.base import GatewayName, PaymentInfo, RefundResult
 from payments.gateways.errors import GatewayRejected, GatewayUnavailable
 from payments.ledger.errors import DuplicateRecord, ExtraConditionFailed
-from payments.ledger.types import TransactionStatus, TransactionType
+from payments.ledger.types import TransactionStatus, TransactionType, payment_return_id, reinstated_refund_id
 from payments.ledger.writer import Extra, ExtraPut, ExtraUpdate, Ledger, NewTransaction, StatusChange, audited
 from payments.platform.observability import correlate, logger, metrics
-from payments.store.ledger_table import TransactionItem, find_by_reference, txn_sk, user_pk
+from payments.store.ledger_table import TransactionItem, find_by_reference, transaction, txn_sk, user_pk
 
 PROCESSING, COMPLETED, FAILED = TransactionStatus.PROCESSING, TransactionStatus.COMPLETED, TransactionStatus.FAILED
 
@@ -79,7 +79,7 @@ def request_refund(
     deadline = deadline or Deadline()
     refund_id = operation_id or f"rf_{new_ulid()}"
     correlate(refund_id, deposit_id=deposit_id)
-    existing = _own(caller.user_id, refund_id) if operation_id else None
+    existing = transaction(caller.user_id, refund_id) if operation_id else None
     if existing is not None:
         if existing.type != TransactionType.REFUND or existing.parent_txn_id != deposit_id:
             raise InvalidRequest("This Idempotency-Key belongs to another operation")
@@ -113,17 +113,10 @@ def request_refund(
     except InsufficientBalance:
         raise InsufficientBalance("The wallet no longer holds the amount to refund") from None
     except LedgerConflict:  # the same operation, written by a request running at the same time
-        return _progress(_own(caller.user_id, refund_id) or _missing(refund_id), deadline)
+        return _progress(transaction(caller.user_id, refund_id) or _missing(refund_id), deadline)
     metrics.add_metric(name="RefundRequested", unit="Count", value=1)
     logger.info("refund debited; sending it to the gateway", extra={"amount": minor})
-    return _progress(_own(caller.user_id, refund_id) or _missing(refund_id), deadline)
-
-
-def _own(user_id: str, refund_id: str) -> TransactionItem | None:
-    try:
-        return TransactionItem.get(user_pk(user_id), txn_sk(refund_id), consistent_read=True)
-    except TransactionItem.DoesNotExist:
-        return None
+    return _progress(transaction(caller.user_id, refund_id) or _missing(refund_id), deadline)
 
 
 def _missing(refund_id: str) -> TransactionItem:
@@ -134,7 +127,7 @@ def _progress(refund: TransactionItem, deadline: Deadline) -> RefundRequested:
     """Send a refund that was not sent (or whose sending has no known outcome), then report it."""
     if refund.status == PROCESSING and not refund.gateway_refund_id:
         send(refund, deadline)
-        refund = _own(refund.user_id, refund.txn_id) or refund
+        refund = transaction(refund.user_id, refund.txn_id) or refund
     return RefundRequested(
         refund.txn_id,
         refund.parent_txn_id or "",
@@ -215,7 +208,7 @@ def reverse(refund: TransactionItem, reason: str) -> bool:
     refund is credited back and the deposit's counter lowered, once (the reversal is the
     refund's CREDIT entry); a returned late payment goes to review, since the payer has it neither
     back nor in the wallet."""
-    fresh = _own(refund.user_id, refund.txn_id) or refund
+    fresh = transaction(refund.user_id, refund.txn_id) or refund
     if fresh.status not in (PROCESSING, COMPLETED):
         return False
     change = StatusChange(
@@ -292,7 +285,7 @@ def _reinstate(refund: TransactionItem, gateway_refund_id: str | None) -> str:
             return "already_applied"
         return "refund_reinstated"
     again = NewTransaction(
-        f"{refund.txn_id}_again",
+        reinstated_refund_id(refund.txn_id),
         TransactionType.REFUND,
         COMPLETED,
         currency=refund.currency,
@@ -300,7 +293,7 @@ def _reinstate(refund: TransactionItem, gateway_refund_id: str | None) -> str:
         reference_id=refund.txn_id,
         attributes=(("parent_txn_id", refund.parent_txn_id), *attributes),
     )
-    if _own(refund.user_id, again.txn_id) is not None:
+    if transaction(refund.user_id, again.txn_id) is not None:
         return "already_applied"
     deposit = TransactionItem.get(user_pk(refund.user_id), txn_sk(refund.parent_txn_id or ""), consistent_read=True)
     try:
@@ -333,7 +326,7 @@ def return_late_payment(deposit: TransactionItem, info: PaymentInfo, extra: tupl
         "deposit",
     )
     description = f"Late payment for {deposit.txn_id} returned: {why}"
-    outcome = _return_payment(deposit, info, f"ret_{deposit.txn_id}", description, (*extra, reversed_deposit))
+    outcome = _return_payment(deposit, info, payment_return_id(deposit.txn_id), description, (*extra, reversed_deposit))
     if outcome == "returned":
         metrics.add_metric(name="LatePaymentReturned", unit="Count", value=1)
         logger.warning(
@@ -347,7 +340,7 @@ def return_second_payment(deposit: TransactionItem, info: PaymentInfo, extra: tu
     """A second payment captured for a deposit another payment settled: the wallet was credited
     once, so this one goes back to its payer, once (keyed by the payment)."""
     description = f"Second payment {info.payment_id} for {deposit.txn_id} returned"
-    outcome = _return_payment(deposit, info, f"ret_{info.payment_id}", description, extra)
+    outcome = _return_payment(deposit, info, payment_return_id(info.payment_id), description, extra)
     if outcome == "returned":
         metrics.add_metric(name="SecondPaymentReturned", unit="Count", value=1)
         logger.warning("a second payment for a settled deposit: returned", extra={"transaction_id": deposit.txn_id})
@@ -380,7 +373,7 @@ def _return_payment(
         raise
     except LedgerConflict:
         return "already_applied"
-    returned = _own(deposit.user_id, return_id)
+    returned = transaction(deposit.user_id, return_id)
     if returned is not None:
         send(returned, Deadline())
     return "returned"

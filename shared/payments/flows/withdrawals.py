@@ -46,7 +46,7 @@ from payments.gateways.errors import GatewayRejected, GatewayUnavailable
 from payments.kyc.tiers import limits_for
 from payments.kyc.usage import LimitCharge
 from payments.ledger.errors import AlreadyApplied
-from payments.ledger.types import FINAL_STATUSES, TransactionStatus, TransactionType
+from payments.ledger.types import FINAL_STATUSES, TransactionStatus, TransactionType, payout_reversal_id
 from payments.ledger.writer import Ledger, NewTransaction, StatusChange, audited
 from payments.platform.observability import correlate, logger, metrics
 from payments.platform.settings import settings
@@ -352,7 +352,7 @@ def _credit_reversal(item: TransactionItem) -> str:
     """A settled payout that bounced back (or failed after paying): the money is ours again, so
     it goes back to the user, once."""
     change = NewTransaction(
-        f"{item.txn_id}_reversal",
+        payout_reversal_id(item.txn_id),
         TransactionType.ADJUSTMENT,
         TransactionStatus.COMPLETED,
         currency=item.currency,

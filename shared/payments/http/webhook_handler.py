@@ -26,14 +26,14 @@ def lambda_handler_for(gateway_name: GatewayName) -> Callable[[dict[str, Any], A
         event = app.current_event
         gateway = registry.build(gateway_name)
         body = request_text(event)  # the bytes the gateway signed, whichever way API Gateway passed them
-        result = webhooks.process(gateway, body, event.headers, event.request_context.identity.source_ip)
+        source_ip = event.request_context.identity.source_ip
+        with acting_as(f"gateway:{gateway_name.value}", source_ip):
+            result = webhooks.process(gateway, body, event.headers, source_ip)
         return views.received(result)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        source_ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
-        with acting_as(f"gateway:{gateway_name.value}", source_ip):
-            return app.resolve(event, context)
+        return app.resolve(event, context)
 
     return lambda_handler

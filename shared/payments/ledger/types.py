@@ -36,3 +36,20 @@ FINAL_STATUSES = frozenset(
         TransactionStatus.REVERSED,
     }
 )
+
+
+# Ids of the transactions a flow derives from another (one place, so the flows that write them and
+# the gateway reconciliation that reads them agree):
+def reinstated_refund_id(refund_id: str) -> str:
+    """A refund the gateway made after we had reversed it, taken from the wallet again."""
+    return f"{refund_id}_again"
+
+
+def payment_return_id(paid_id: str) -> str:
+    """Money sent back to its payer: a second payment (by payment id) or a late one (by deposit id)."""
+    return f"ret_{paid_id}"
+
+
+def payout_reversal_id(withdrawal_id: str) -> str:
+    """A settled payout that bounced, credited back to the wallet."""
+    return f"{withdrawal_id}_reversal"

@@ -106,7 +106,7 @@ class StatusChange:
 
 def audited(txn: TransactionItem) -> dict[str, Any]:
     """The :class:`StatusChange` fields of an existing record that its audit record names."""
-    return {"type": txn.type, "gateway": getattr(txn, "gateway", None)}
+    return {"type": txn.type, "gateway": txn.gateway}
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,14 @@ class AuditRecordItem(_AuditTable):
     by_seq = SeqIndex()
 
 
+def current_head(chain: str) -> AuditHeadItem | None:
+    """A chain's head as stored now (strongly consistent); None before its first link."""
+    try:
+        return AuditHeadItem.get(chain, HEAD_SK, consistent_read=True)
+    except AuditHeadItem.DoesNotExist:
+        return None
+
+
 class AuditHeadItem(_AuditTable):
     """The last link of a chain; only the chainer writes it, under a condition on ``seq``."""
 

@@ -140,6 +140,14 @@ def current_wallet(user_id: str) -> WalletItem:
         return WalletItem(user_pk(user_id), WALLET_SK, user_id=user_id)
 
 
+def transaction(user_id: str, txn_id: str) -> TransactionItem | None:
+    """One of a user's transactions as stored now (strongly consistent), or None."""
+    try:
+        return TransactionItem.get(user_pk(user_id), txn_sk(txn_id), consistent_read=True)
+    except TransactionItem.DoesNotExist:
+        return None
+
+
 def _through_pointer(key: str, sk: str) -> TransactionItem | None:
     try:
         pointer = PointerItem.get(key, sk, consistent_read=True)
