@@ -6,7 +6,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,56 +44,95 @@ def fake_aws_environment(region: str = DEFAULT_REGION) -> dict[str, str]:
     }
 
 
-class _SerializedApp:
-    """moto is not atomic under concurrent requests (two threads can both pass a condition); one
-    lock around every request keeps concurrency tests about our logic. On AWS, atomicity of
-    conditional and transactional writes is DynamoDB's guarantee."""
+class _MotoLock:
+    """moto is not atomic under concurrent requests (two threads can both pass a condition, a
+    query can read an item another thread is updating in place); one lock around every request -
+    over HTTP for ``make run``, in-process for the tests - keeps concurrency tests about our logic.
+    On AWS, atomicity of conditional and transactional writes is DynamoDB's guarantee.
 
-    def __init__(self, app: Any) -> None:
-        self._app = app
+    Re-entrant for its holder, and let go while a request waits on something that calls moto
+    itself: a Lambda invocation whose handler reads DynamoDB would otherwise wait for its caller."""
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._owner: int | None = None
+        self._depth = 0
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        with self._lock:
-            self._owner = threading.get_ident()
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        me = threading.get_ident()
+        if self._owner == me:
+            self._depth += 1
             try:
-                return list(self._app(environ, start_response))
+                yield
             finally:
-                self._owner = None
+                self._depth -= 1
+            return
+        with self._lock:
+            self._owner, self._depth = me, 1
+            try:
+                yield
+            finally:
+                self._owner, self._depth = None, 0
 
     @contextmanager
     def released(self) -> Iterator[None]:
-        """Let other requests in while this one waits on something that calls moto itself: a
-        Lambda invocation whose handler reads DynamoDB would otherwise wait for its own caller."""
-        if self._owner != threading.get_ident():
+        me = threading.get_ident()
+        if self._owner != me:
             yield
             return
-        self._owner = None
+        depth = self._depth
+        self._owner, self._depth = None, 0
         self._lock.release()
         try:
             yield
         finally:
             self._lock.acquire()
-            self._owner = threading.get_ident()
+            self._owner, self._depth = me, depth
 
 
-_serializer: _SerializedApp | None = None
+_moto_lock = _MotoLock()
 
 
-@contextmanager
-def moto_lock_released() -> Iterator[None]:
-    if _serializer is None:
-        yield
-    else:
-        with _serializer.released():
-            yield
+class _SerializedApp:
+    """moto's WSGI app, one request at a time (:class:`_MotoLock`)."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with _moto_lock.held():
+            return list(self._app(environ, start_response))
+
+
+def _serialize_in_process_moto() -> None:
+    """``mock_aws`` answers boto3 in the calling thread: the same lock around each request."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    if getattr(BotocoreStubber.process_request, "_serialized", False):
+        return
+    original = BotocoreStubber.process_request
+
+    def process_request(self: BotocoreStubber, request: Any) -> Any:
+        with _moto_lock.held():
+            return original(self, request)
+
+    process_request._serialized = True  # type: ignore[attr-defined]
+    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+
+
+def moto_lock_released() -> AbstractContextManager[None]:
+    return _moto_lock.released()
 
 
 def configure_moto() -> None:
     """Step Functions executes the real ASL; Lambda needs no Docker (our runtime runs the code)."""
     from moto.core.config import default_user_config
 
+    from local import moto_transactions
+
+    moto_transactions.install()
+    _serialize_in_process_moto()
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     default_user_config["lambda"] = {"use_docker": False}
 
@@ -110,9 +149,8 @@ def start_moto(host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             """moto's access log would drown the API's; its errors still go to stderr."""
 
-    global _serializer
     configure_moto()
-    app = _serializer = _SerializedApp(DomainDispatcherApplication(create_backend_app))
+    app = _SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
     bound_host, bound_port = server.server_address[:2]
