@@ -129,9 +129,9 @@ def configure_moto() -> None:
     """Step Functions executes the real ASL; Lambda needs no Docker (our runtime runs the code)."""
     from moto.core.config import default_user_config
 
-    from local import moto_transactions
+    from local import moto_dynamodb
 
-    moto_transactions.install()
+    moto_dynamodb.install()
     _serialize_in_process_moto()
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     default_user_config["lambda"] = {"use_docker": False}
