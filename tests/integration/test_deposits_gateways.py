@@ -251,9 +251,11 @@ def test_an_open_circuit_skips_the_gateway_without_calling_it(
     assert len(after) == 3  # the circuit is open: Razorpay was not tried
 
 
-def test_a_rejected_order_is_pay_004_without_failover(
+def test_a_refused_order_is_a_4xx_without_failover(
     gateways: responses.RequestsMock, wallets: Wallets, user_id: str
 ) -> None:
+    """The gateway answered no (its 4xx): the request is wrong as made, so the client gets a 4xx
+    with the reason, the deposit is FAILED, and no other gateway is asked."""
     gateways.add(
         responses.POST,
         f"{RAZORPAY}/orders",
@@ -262,8 +264,25 @@ def test_a_rejected_order_is_pay_004_without_failover(
     )
     method_id = wallets.add_method(user_id, token="token_RZP_card", gateway="razorpay")
     reply = wallets.initiate(user_id, method_id)
-    assert (reply.status, reply.body["error"]["code"]) == (502, "PAY_004")
+    assert (reply.status, reply.body["error"]["code"]) == (422, "GATEWAY_REFUSED")
+    assert "amount too small" in reply.body["error"]["message"]
+    assert wallets.transaction(user_id, reply.body["error"]["details"]["transaction_id"])["status"] == "FAILED"
     assert len(gateways.calls) == 1
+
+
+def test_a_declined_stripe_card_is_a_4xx_and_the_deposit_failed(
+    gateways: responses.RequestsMock, wallets: Wallets, user_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_ORDER", "stripe,razorpay")
+    declined = {"error": {"type": "card_error", "code": "card_declined", "message": "Your card was declined."}}
+    gateways.add(responses.POST, f"{STRIPE}/payment_intents", status=402, json=declined)
+    method_id = wallets.add_method(user_id, token="pm_card_visa", gateway="stripe")
+    reply = wallets.initiate(user_id, method_id)
+    assert (reply.status, reply.body["error"]["code"]) == (422, "GATEWAY_REFUSED")
+    assert reply.body["error"]["details"]["gateway"] == "stripe"
+    assert wallets.transaction(user_id, reply.body["error"]["details"]["transaction_id"])["status"] == "FAILED"
+    assert [call.request.url.split("/v1/")[1] for call in gateways.calls] == ["payment_intents"]
+    assert wallets.balance(user_id) == "0.00"
 
 
 def _stripe_deposit(

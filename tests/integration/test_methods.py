@@ -89,7 +89,9 @@ def test_methods_belong_to_their_user(wallets: Wallets, api: InProcessApi, user_
 def test_unknown_mock_tokens_are_refused_at_deposit_time(wallets: Wallets, user_id: str) -> None:
     method_id = wallets.add_method(user_id, token="tok_mock_unheard_of")
     reply = wallets.initiate(user_id, method_id)
-    assert (reply.status, reply.body["error"]["code"]) == (502, "PAY_004")
+    assert (reply.status, reply.body["error"]["code"]) == (422, "GATEWAY_REFUSED")
+    assert reply.body["error"]["details"]["gateway"] == "mock"
+    assert wallets.transaction(user_id, reply.body["error"]["details"]["transaction_id"])["status"] == "FAILED"
 
 
 def test_a_base64_encoded_body_is_read_as_api_gateway_sends_binary_ones(api: InProcessApi, user_id: str) -> None:

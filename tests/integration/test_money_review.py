@@ -179,7 +179,9 @@ def test_1_e_a_refund_processed_after_we_reversed_it_takes_the_money_back_from_t
         f"{RAZORPAY}/payments/{payment_id}/refunds",
         json={"entity": "collection", "count": 0, "items": []},
     )
-    refund_id = _refund(api, user_id, deposit_id).body["refund_id"]
+    refused = _refund(api, user_id, deposit_id)
+    assert (refused.status, refused.body["error"]["code"]) == (422, "GATEWAY_REFUSED")
+    refund_id = refused.body["error"]["details"]["refund_id"]
     assert (_txn(user_id, refund_id).status, _balance(api, user_id)["balance"]) == ("FAILED", "1000.50")
     made = {"entity": "collection", "count": 1, "items": [_razorpay_refund(user_id, payment_id, refund_id)]}
     gateways.add(responses.GET, f"{RAZORPAY}/payments/{payment_id}/refunds", json=made)

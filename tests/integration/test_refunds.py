@@ -93,8 +93,11 @@ def test_a_failed_refund_is_reversed_once_and_refundable_again(
     api: InProcessApi, wallets: Wallets, user_id: str
 ) -> None:
     deposit_id = _deposit(wallets, user_id, token="tok_mock_refund_fail")
-    refund = _refund(api, user_id, deposit_id, "400.00").body
-    assert refund["status"] == "FAILED"
+    refused = _refund(api, user_id, deposit_id, "400.00")
+    assert (refused.status, refused.body["success"], refused.body["error"]["code"]) == (422, False, "GATEWAY_REFUSED")
+    refund = refused.body["error"]["details"]
+    assert (refund["status"], refund["transaction_id"]) == ("FAILED", deposit_id)
+    assert wallets.transaction(user_id, refund["refund_id"])["status"] == "FAILED"  # recorded, as failed
     assert wallets.balance(user_id) == "1000.00"
     entity = {
         "id": refund["gateway_refund_id"],
@@ -106,7 +109,23 @@ def test_a_failed_refund_is_reversed_once_and_refundable_again(
     body, headers = mock_webhook("refund.failed", "refund", entity, "evt_rf_failed_again")
     api.post("WebhookMockFunction", "/webhooks/mock", None, None, raw_body=body, headers=headers)
     assert wallets.balance(user_id) == "1000.00"
-    assert _refund(api, user_id, deposit_id).body["amount"] == "1000.00"  # the failed 400 is refundable again
+    again = _refund(api, user_id, deposit_id).body["error"]["details"]  # refused again, by this token
+    assert (again["amount"], again["currency"]) == ("1000.00", "INR")  # the failed 400 was refundable again
+
+
+def test_a_refused_refund_is_replayed_as_refused_under_its_key(
+    api: InProcessApi, wallets: Wallets, user_id: str
+) -> None:
+    """A client retrying the refused refund with its Idempotency-Key gets the same refusal; the
+    refund is not sent again and the wallet is debited and credited back once."""
+    deposit_id = _deposit(wallets, user_id, token="tok_mock_refund_fail")
+    first = _refund(api, user_id, deposit_id, "400.00", **{"Idempotency-Key": "refund-once"})
+    again = _refund(api, user_id, deposit_id, "400.00", **{"Idempotency-Key": "refund-once"})
+    assert (first.status, again.status, again.body) == (422, 422, first.body)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    refunds = [txn for txn in wallets.history(user_id) if txn["type"] == "REFUND"]
+    assert [(txn["status"], txn["amount"]) for txn in refunds] == [("FAILED", "400.00")]
+    assert wallets.balance(user_id) == "1000.00"
 
 
 @pytest.mark.parametrize("who", ["mallory"])

@@ -124,6 +124,10 @@ class Wallets:
         assert reply.status == 200, reply.body
         return reply.body["balance"]
 
-    def transaction(self, user_id: str, txn_id: str) -> dict[str, Any]:
+    def history(self, user_id: str) -> list[dict[str, Any]]:
         reply = self.api.get("WalletTransactionsFunction", "/api/v1/payments/wallet/transactions", user_id)
-        return next(txn for txn in reply.body["transactions"] if txn["id"] == txn_id)
+        assert reply.status == 200, reply.body
+        return reply.body["transactions"]
+
+    def transaction(self, user_id: str, txn_id: str) -> dict[str, Any]:
+        return next(txn for txn in self.history(user_id) if txn["id"] == txn_id)

@@ -48,9 +48,22 @@ class PaymentMethodNotFound(PaymentError):
 
 
 class GatewayError(PaymentError):
+    """The gateway failed, timed out or was unavailable: its answer is unknown or not given, so the
+    same request (same Idempotency-Key) may be retried."""
+
     code = "PAY_004"
     status = HTTPStatus.BAD_GATEWAY
     default_message = "Gateway processing error"
+
+
+class GatewayRefused(PaymentError):
+    """The gateway answered, and said no to the request as made (a declined or unknown token, an
+    amount it will not take, a refund it will not make): retrying it will not change the answer.
+    What was recorded for it is FAILED, and no money moved."""
+
+    code = "GATEWAY_REFUSED"
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    default_message = "The payment gateway refused the request"
 
 
 class GatewayNotConfigured(PaymentError):

@@ -29,6 +29,7 @@ from payments.core.caller import Caller, KycLevel
 from payments.core.clock import Deadline, utcnow
 from payments.core.errors import (
     GatewayError,
+    GatewayRefused,
     InvalidRequest,
     LedgerConflict,
     LimitExceeded,
@@ -226,8 +227,9 @@ def _open_order(
             last_error = f"{gateway_name.value}: unavailable"
             continue
         except GatewayRejected as exc:
-            _fail(txn, f"{gateway_name.value} rejected the order: {exc}")
-            raise GatewayError(f"{gateway_name.value} rejected the order", transaction_id=txn.txn_id) from None
+            reason = f"{gateway_name.value} refused the order: {exc}"
+            _fail(txn, reason)
+            raise GatewayRefused(reason, transaction_id=txn.txn_id, gateway=gateway_name.value) from None
         gateway_latency(gateway_name.value, started)
         circuit.record_success(gateway_name, before)
         _attach_order(txn, gateway_name, order.order_id)

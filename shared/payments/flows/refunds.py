@@ -26,7 +26,14 @@ from pynamodb.exceptions import UpdateError
 
 from payments.core.caller import Caller
 from payments.core.clock import Deadline, utcnow
-from payments.core.errors import GatewayError, InsufficientBalance, InvalidAmount, InvalidRequest, LedgerConflict
+from payments.core.errors import (
+    GatewayError,
+    GatewayRefused,
+    InsufficientBalance,
+    InvalidAmount,
+    InvalidRequest,
+    LedgerConflict,
+)
 from payments.core.ids import new_ulid
 from payments.core.money import format_minor, parse_amount, to_minor
 from payments.flows import deposits, recovery
@@ -128,6 +135,18 @@ def _progress(refund: TransactionItem, deadline: Deadline) -> RefundRequested:
     if refund.status == PROCESSING and not refund.gateway_refund_id:
         send(refund, deadline)
         refund = transaction(refund.user_id, refund.txn_id) or refund
+    if refund.status == FAILED:  # refused or failed at the gateway, and credited back
+        known = {"gateway_refund_id": refund.gateway_refund_id} if refund.gateway_refund_id else {}
+        raise GatewayRefused(
+            "The gateway did not make the refund; the amount is back in the wallet",
+            refund_id=refund.txn_id,
+            transaction_id=refund.parent_txn_id or "",
+            status=str(FAILED),
+            amount=format_minor(refund.amount),
+            currency=refund.currency,
+            reason=refund.failure_reason or "refused",
+            **known,
+        )
     return RefundRequested(
         refund.txn_id,
         refund.parent_txn_id or "",
@@ -176,7 +195,8 @@ def _budget(deadline: Deadline) -> float:
 def _record_sent(refund: TransactionItem, result: RefundResult) -> str:
     """What the gateway answered: processed completes, failed reverses, pending waits."""
     if result.status == "FAILED":
-        return "refund_reversed" if reverse(refund, "the gateway could not refund") else "already_applied"
+        failed = reverse(refund, "the gateway could not refund", _known_as(result.refund_id))
+        return "refund_reversed" if failed else "already_applied"
     attributes = (("gateway_refund_id", result.refund_id),)
     if result.status == "PROCESSED":
         return _complete(refund, attributes)
@@ -203,7 +223,7 @@ def _complete(refund: TransactionItem, attributes: tuple[tuple[str, Any], ...], 
     return "refund_completed"
 
 
-def reverse(refund: TransactionItem, reason: str) -> bool:
+def reverse(refund: TransactionItem, reason: str, attributes: tuple[tuple[str, Any], ...] = ()) -> bool:
     """A refund that did not happen, or failed after it had: the money is ours again. A wallet
     refund is credited back and the deposit's counter lowered, once (the reversal is the
     refund's CREDIT entry); a returned late payment goes to review, since the payer has it neither
@@ -212,7 +232,13 @@ def reverse(refund: TransactionItem, reason: str) -> bool:
     if fresh.status not in (PROCESSING, COMPLETED):
         return False
     change = StatusChange(
-        fresh.txn_id, (PROCESSING, COMPLETED), FAILED, currency=fresh.currency, failure_reason=reason, **audited(fresh)
+        fresh.txn_id,
+        (PROCESSING, COMPLETED),
+        FAILED,
+        currency=fresh.currency,
+        failure_reason=reason,
+        attributes=attributes,
+        **audited(fresh),
     )
     if fresh.wallet_debited is False:
         try:
@@ -256,8 +282,14 @@ def on_refund_event(
             return "already_applied"
         return _reinstate(refund, gateway_refund_id)
     if processed:
-        return _complete(refund, (("gateway_refund_id", gateway_refund_id),) if gateway_refund_id else ())
-    return "refund_reversed" if reverse(refund, reason or "refund failed") else "already_applied"
+        return _complete(refund, _known_as(gateway_refund_id))
+    failed = reverse(refund, reason or "refund failed", _known_as(gateway_refund_id))
+    return "refund_reversed" if failed else "already_applied"
+
+
+def _known_as(gateway_refund_id: str | None) -> tuple[tuple[str, Any], ...]:
+    """The gateway's id for our refund, recorded with the outcome it came with."""
+    return (("gateway_refund_id", gateway_refund_id),) if gateway_refund_id else ()
 
 
 def _made_after_all(refund: TransactionItem) -> bool:
