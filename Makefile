@@ -14,7 +14,7 @@ ROLES ?= user
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint templates checkov browser unit integration e2e faults iam smoke reconcile reconcile-gateways audit-verify bench token build deploy clean
+.PHONY: help venv run test lint templates checkov browser unit integration e2e faults iam smoke reconcile reconcile-gateways audit-verify openapi bench token build deploy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -89,6 +89,9 @@ faults: venv ## the fault sweep alone: every flow x boundary x fault, then recov
 
 unit: venv ## only the fast unit tests
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+openapi: venv ## regenerate docs/openapi.json from the code (a test fails when the committed one is stale)
+	$(PY) -m local.openapi
 
 bench: venv ## cold-start import ratios, AWS calls per request, layer sizes
 	$(PY) -m bench

@@ -20,7 +20,7 @@ app = create_resolver()
 
 
 @app.put("/api/v1/payments/admin/users/<user_id>/kyc")
-def handle_set_kyc(user_id: str) -> dict[str, Any]:
+def handle_set_kyc(user_id: str) -> views.KycSetBody:
     caller = current_caller(app)
     if not caller.is_admin:
         raise Forbidden("Admin role required")

@@ -17,7 +17,7 @@ DECISIONS = {"approve": True, "reject": False}
 
 
 @app.post("/api/v1/payments/admin/withdrawals/<withdrawal_id>/<decision>")
-def handle_withdrawal_decision(withdrawal_id: str, decision: str) -> dict[str, Any]:
+def handle_withdrawal_decision(withdrawal_id: str, decision: str) -> views.DecisionBody:
     if decision not in DECISIONS:
         raise NotFound("Use /approve or /reject")
     return views.decision(withdrawals.decide(current_caller(app), withdrawal_id, DECISIONS[decision]))

@@ -14,7 +14,7 @@ app = create_resolver()
 
 
 @app.delete("/api/v1/payments/methods/<method_id>")
-def handle_delete_method(method_id: str) -> dict[str, Any]:
+def handle_delete_method(method_id: str) -> views.MethodDeletedBody:
     methods.delete_method(current_caller(app).user_id, method_id)
     return views.deleted(method_id)
 

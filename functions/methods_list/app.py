@@ -14,7 +14,7 @@ app = create_resolver()
 
 
 @app.get("/api/v1/payments/methods")
-def handle_list_methods() -> dict[str, Any]:
+def handle_list_methods() -> views.MethodListBody:
     return views.listed(methods.list_methods(current_caller(app).user_id))
 
 

@@ -22,6 +22,7 @@ from payments.gateways import registry
 from payments.gateways.base import GatewayName
 from payments.gateways.errors import GatewayRejected
 from payments.http.resolver import create_resolver, error_response, request_text
+from payments.http.views import mock_checkout as views
 from payments.platform.observability import logger
 
 app = create_resolver()
@@ -84,7 +85,7 @@ def handle_checkout_page(order_id: str) -> Response:
 
 
 @app.post("/mock-gateway/checkout/<order_id>/pay")
-def handle_checkout_pay(order_id: str) -> dict[str, Any]:
+def handle_checkout_pay(order_id: str) -> views.MockPaymentBody:
     try:
         body = json.loads(request_text(app.current_event) or "{}")
     except ValueError:
@@ -93,7 +94,7 @@ def handle_checkout_pay(order_id: str) -> dict[str, Any]:
         raise InvalidRequest("The body must be a JSON object")
     gateway = _gateway()
     result = gateway.pay(order_id, decline=body.get("action") == "decline")
-    return {**result, "reference": gateway.order(order_id).reference}
+    return views.paid(result, gateway.order(order_id).reference)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -14,7 +14,7 @@ app = create_resolver()
 
 
 @app.get("/api/v1/payments/wallet/balance")
-def handle_get_balance() -> dict[str, str]:
+def handle_get_balance() -> views.BalanceBody:
     caller = current_caller(app)
     return views.balance(wallets.get_balance(caller.user_id, caller.kyc_level))
 

@@ -15,7 +15,7 @@ app = create_resolver()
 
 
 @app.get("/api/v1/payments/wallet/transactions")
-def handle_list_transactions() -> dict[str, Any]:
+def handle_list_transactions() -> views.TransactionPageBody:
     caller = current_caller(app)
     page = wallets.list_transactions(
         caller.user_id,

@@ -14,7 +14,7 @@ app = create_resolver()
 
 
 @app.get("/api/v1/payments/withdrawals/<withdrawal_id>/status")
-def handle_withdrawal_status(withdrawal_id: str) -> dict[str, Any]:
+def handle_withdrawal_status(withdrawal_id: str) -> views.WithdrawalStatusBody:
     return views.status(withdrawals.status(current_caller(app), withdrawal_id))
 
 

@@ -29,12 +29,24 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _amount(default: Any = ...) -> Any:
+    """An amount field: a decimal string (or a JSON number, read as a decimal, never a float)."""
+    return Field(
+        default,
+        description='Decimal amount with at most two places, as a string ("1000.00") or a JSON number',
+        json_schema_extra={
+            "type": ["string", "number", *(["null"] if default is None else [])],
+            "examples": ["1000.00"],
+        },
+    )
+
+
 def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
 class DepositInitiateBody(_Body):
-    amount: Any
+    amount: Any = _amount()
     payment_method_id: str = Field(pattern=_ID)
     gateway: GatewayName | None = None
     description: str | None = Field(default=None, max_length=255)
@@ -69,7 +81,7 @@ class MethodCreateBody(_Body):
 
 
 class WithdrawalInitiateBody(_Body):
-    amount: Any
+    amount: Any = _amount()
     payment_method_id: str = Field(pattern=_ID)
     description: str | None = Field(default=None, max_length=255)
 
@@ -84,7 +96,7 @@ class KycBody(_Body):
 
 class RefundBody(_Body):
     transaction_id: str = Field(pattern=_ID)
-    amount: Any = None  # the whole remaining amount when left out
+    amount: Any = _amount(None)  # the whole remaining amount when left out
     reason: str | None = Field(default=None, max_length=255)
 
 

@@ -22,7 +22,7 @@ def lambda_handler_for(gateway_name: GatewayName) -> Callable[[dict[str, Any], A
     app = create_resolver()
 
     @app.post(f"/webhooks/{gateway_name.value}")
-    def handle_webhook() -> dict[str, Any]:
+    def handle_webhook() -> views.WebhookReceivedBody:
         event = app.current_event
         gateway = registry.build(gateway_name)
         body = request_text(event)  # the bytes the gateway signed, whichever way API Gateway passed them

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NotRequired, TypedDict
+from typing import TYPE_CHECKING, NotRequired
+
+from typing_extensions import TypedDict
 
 from payments.core.money import format_minor
 from payments.ledger.types import TransactionStatus

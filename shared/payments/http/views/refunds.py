@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
+
+from typing_extensions import TypedDict
 
 from payments.core.money import format_minor
 
@@ -17,7 +19,7 @@ class RefundBody(TypedDict):
     status: str
     amount: str
     currency: str
-    gateway_refund_id: str
+    gateway_refund_id: str | None
 
 
 def requested(result: RefundRequested) -> RefundBody:
