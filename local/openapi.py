@@ -58,7 +58,14 @@ class Doc:
 
 _AMOUNT_ERRORS = ("InvalidAmount", "CurrencyMismatch")
 _MONEY_ERRORS = (*_AMOUNT_ERRORS, "LimitExceeded", "SuspiciousActivity", "PaymentMethodNotFound", "CardDataRefused")
-_WEBHOOK_ERRORS = ("WebhookRefused", "SourceNotAllowed", "WebhookNotMatched", "RateLimited")
+_WEBHOOK_ERRORS = (
+    "WebhookRefused",
+    "SourceNotAllowed",
+    "WebhookNotMatched",
+    "RateLimited",
+    "ServiceBusy",
+    "GatewayError",
+)
 
 OPERATIONS: dict[tuple[str, str], Doc] = {
     ("GET", "/health"): Doc(
@@ -586,6 +593,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if docs/openapi.json is not what the code gives")
     args = parser.parse_args(argv)
+    if str(REPO_ROOT / "shared") not in sys.path:  # the layer, as the Makefile's PYTHONPATH gives it
+        sys.path.insert(0, str(REPO_ROOT / "shared"))
     text = render()
     if args.check:
         if DOCUMENT.read_text() != text:

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from tests.support import contract
 from tests.support.fixtures import load_event
 
 
@@ -68,6 +69,7 @@ class InProcessApi:
             parsed = text
         headers_out = dict(response.get("headers") or {})
         headers_out.update({key: ",".join(values) for key, values in (response.get("multiValueHeaders") or {}).items()})
+        contract.check(method, event["resource"], response["statusCode"], parsed)
         return Reply(response["statusCode"], parsed, headers_out)
 
     def post(self, function: str, path: str, user_id: str | None, body: Any, **kwargs: Any) -> Reply:

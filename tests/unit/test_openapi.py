@@ -103,3 +103,29 @@ def test_an_unknown_error_name_fails_generation(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(openapi.OPERATIONS, key, openapi.Doc("x", "methods", errors=("NoSuchError",)))
     with pytest.raises(ValueError, match="NoSuchError"):
         openapi.generate()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "body", "problem"),
+    [
+        ("GET", "/api/v1/payments/wallet/balance", 200, {"balance": "1.00"}, "does not describe"),
+        ("GET", "/api/v1/payments/wallet/balance", 418, {}, "does not list"),
+        (
+            "POST",
+            "/api/v1/payments/refunds",
+            400,
+            {"success": False, "error": {"code": "PAY_002", "message": "x"}},
+            "not one of",
+        ),
+    ],
+)
+def test_the_suite_wide_contract_check_refuses_what_the_document_does_not_say(
+    method: str, path: str, status: int, body: Any, problem: str
+) -> None:
+    """Every in-process reply in the suite goes through this check (tests/support/api.py)."""
+    from tests.support import contract
+
+    with pytest.raises(AssertionError, match=problem):
+        contract.check(method, path, status, body)
+    refused = {"success": False, "error": {"code": "GATEWAY_REFUSED", "message": "no"}}
+    contract.check("POST", "/api/v1/payments/refunds", 422, refused)
