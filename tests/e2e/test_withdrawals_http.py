@@ -115,7 +115,8 @@ def test_a_flagged_withdrawal_waits_for_an_admin_and_is_approved(account: Accoun
     admin = {"Authorization": f"Bearer {make_token('ops_admin', roles=('user', 'admin'))}"}
     url = f"{local_stack.api}{API}/admin/withdrawals/{started['withdrawal_id']}/approve"
     assert requests.post(url, headers=admin, timeout=30).status_code == 200
-    assert requests.post(url, headers=admin, timeout=30).status_code == 400  # decided already
+    again = requests.post(url, headers=admin, timeout=30)
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "LEDGER_CONFLICT")  # decided already
     done = account.wait(started["withdrawal_id"], _finished)
     assert done["status"] == "COMPLETED"
     assert account.balance()["balance"] == "8000.00"

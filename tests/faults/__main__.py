@@ -49,7 +49,8 @@ def summary(folder: Path) -> str:
         boundaries = len({case["index"] for case in cases})
         lines.append(f"  {path.stem:28s} {boundaries:>10d} {len(cases):>6d} {failed:>6d}")
         totals.update(boundaries=boundaries, cases=len(cases), failed=failed)
-        by_fault.update((case["kind"], case["fault"]) for case in cases)
+        # A case whose fault never fired has no boundary kind: counted as "unfired", not dropped.
+        by_fault.update((case["kind"] or "unfired", case["fault"]) for case in cases)
     lines.append(f"  {'total':28s} {totals['boundaries']:>10d} {totals['cases']:>6d} {totals['failed']:>6d}")
     lines.append(
         "  by boundary and fault: "

@@ -185,6 +185,19 @@ def test_every_error_class_lives_in_an_errors_module() -> None:
     assert sorted(set(unrooted)) == [], "client-facing errors subclass payments.core.errors.PaymentError"
 
 
+def test_nothing_raises_the_base_error_itself() -> None:
+    """A bare ``PaymentError`` answers code PAY_000, which no client and no document knows: every
+    refusal raises the class of its code (found by the suite-wide OpenAPI check)."""
+    bare = []
+    for path in [*PACKAGE.rglob("*.py"), *(REPO_ROOT / "functions").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                called = node.exc.func
+                if isinstance(called, ast.Name) and called.id == "PaymentError":
+                    bare.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}")
+    assert bare == []
+
+
 def test_the_rule_table_of_docs_architecture_names_real_places() -> None:
     """Each ``path.py`` ``name`` in "where does this rule live" exists, so the table moves with the code."""
     table = (REPO_ROOT / "docs" / "architecture.md").read_text().split("## Where does this rule live?", 1)[1]

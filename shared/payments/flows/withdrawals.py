@@ -35,7 +35,6 @@ from payments.core.errors import (
     LedgerConflict,
     LimitExceeded,
     NotFound,
-    PaymentError,
 )
 from payments.core.ids import new_ulid
 from payments.core.money import parse_amount, to_minor
@@ -203,9 +202,9 @@ def decide(caller: Caller, withdrawal_id: str, approve: bool) -> Decision:
     if item is None or item.type != TransactionType.WITHDRAWAL:
         raise NotFound("Withdrawal not found", withdrawal_id=withdrawal_id)
     if item.stage not in ("AWAITING_APPROVAL", "MANUAL_REVIEW") or not item.task_token:
-        raise PaymentError("This withdrawal is not waiting for a decision", stage=item.stage or "")
+        raise LedgerConflict("This withdrawal is not waiting for a decision", stage=item.stage or "")
     if not resume(item, {"approved": approve, "decided_by": caller.user_id}):
-        raise PaymentError("This withdrawal was decided already")
+        raise LedgerConflict("This withdrawal was decided already")
     logger.info("withdrawal decided", extra={"withdrawal_id": withdrawal_id, "approved": approve})
     return Decision(withdrawal_id, approve)
 

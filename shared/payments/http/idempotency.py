@@ -27,7 +27,7 @@ from typing import Any
 from pynamodb.exceptions import PutError
 
 from payments.core.clock import epoch_seconds
-from payments.core.errors import PaymentError
+from payments.core.errors import InvalidRequest, PaymentError
 from payments.http.errors import IdempotencyConflict, IdempotencyInProgress
 from payments.store.ops_table import IdempotencyItem
 
@@ -64,7 +64,7 @@ def run_once(
     """Run ``handler(operation_id)`` at most once per (user, endpoint, key) to a final answer;
     replay that answer afterwards."""
     if not 0 < len(key) <= MAX_KEY_LENGTH:
-        raise PaymentError("Idempotency-Key must be 1-255 characters", header="Idempotency-Key")
+        raise InvalidRequest("Idempotency-Key must be 1-255 characters", field="Idempotency-Key")
     key_hash = base64.b32encode(hashlib.sha256(key.encode()).digest()).decode().lower()
     record_key = f"IDEM#{user_id}#{endpoint}#{key_hash}"
     digest = request_hash(body)
