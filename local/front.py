@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from local import api_docs
 from local.runtime import FunctionError, Runtime
 from local.schedules import Scheduler
 from local.template import GatewayResponse, Route
@@ -87,6 +88,10 @@ class ApiGateway:
         local = _LOCAL_SCHEDULE.match(split.path)
         if local and method == "POST" and self.scheduler is not None:
             return self._fire_schedule(local.group(1), request_id, body)
+        if method == "GET" and split.path.startswith("/docs"):
+            docs = api_docs.serve(split.path, f"http://{headers.get('Host') or headers.get('host') or '127.0.0.1'}")
+            if docs is not None:
+                return docs
         match = None
         for compiled in self.routes:
             found = compiled.pattern.match(split.path)

@@ -54,6 +54,7 @@ class Doc:
     description: str | None = None
     signature_header: str | None = None  # webhooks: the header that authenticates them
     content_type: str = "application/json"
+    also_answers: tuple[int, ...] = ()  # other statuses answered with the success body
 
 
 _AMOUNT_ERRORS = ("InvalidAmount", "CurrencyMismatch")
@@ -72,6 +73,7 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
         "Health of the stack: database and each configured gateway (no live gateway call)",
         "health",
         response="health.HealthBody",
+        also_answers=(HTTPStatus.SERVICE_UNAVAILABLE,),
         description="`status` is `degraded` while a gateway's circuit is open, and `unhealthy` "
         "(HTTP 503, same body) when the database cannot be read.",
     ),
@@ -495,6 +497,7 @@ def _operation(route: template.Route, spec: template.FunctionSpec, components: C
         success["headers"] = {"Idempotent-Replayed": {"$ref": "#/components/headers/Idempotent-Replayed"}}
     operation["responses"] = {
         str(handler.success_status): success,
+        **{str(int(status)): {**success, "description": HTTPStatus(status).phrase} for status in doc.also_answers},
         **_error_responses(_errors_for(route, doc, handler)),
     }
     operation["security"] = [{"bearerAuth": []}] if route.authorizer else []
