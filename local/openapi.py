@@ -57,6 +57,11 @@ class Doc:
     also_answers: tuple[int, ...] = ()  # other statuses answered with the success body
 
 
+def _webhook(summary: str, signature_header: str) -> Doc:
+    errors = ("WebhookRefused", "SourceNotAllowed", "WebhookNotMatched", "RateLimited", "ServiceBusy", "GatewayError")
+    return Doc(summary, "webhooks", errors, response="webhooks.WebhookReceivedBody", signature_header=signature_header)
+
+
 _AMOUNT_ERRORS = ("InvalidAmount", "CurrencyMismatch")
 _MONEY_ERRORS = (*_AMOUNT_ERRORS, "LimitExceeded", "SuspiciousActivity", "PaymentMethodNotFound", "CardDataRefused")
 _WEBHOOK_ERRORS = (
@@ -198,26 +203,16 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
         errors=("NotFound", "InvalidRequest"),
         request_example={"action": "pay"},
     ),
-    ("POST", "/webhooks/razorpay"): Doc(
+    ("POST", "/webhooks/razorpay"): _webhook(
         "Razorpay events (payment, refund, payout, dispute); register this URL in the Razorpay dashboard",
-        "webhooks",
-        errors=_WEBHOOK_ERRORS,
-        response="webhooks.WebhookReceivedBody",
-        signature_header="X-Razorpay-Signature",
+        "X-Razorpay-Signature",
     ),
-    ("POST", "/webhooks/stripe"): Doc(
+    ("POST", "/webhooks/stripe"): _webhook(
         "Stripe events (payment intents, charges, refunds, payouts, disputes); register this URL in Stripe",
-        "webhooks",
-        errors=_WEBHOOK_ERRORS,
-        response="webhooks.WebhookReceivedBody",
-        signature_header="Stripe-Signature",
+        "Stripe-Signature",
     ),
-    ("POST", "/webhooks/mock"): Doc(
-        "Mock gateway events, signed like Razorpay's (stacks with the Mock only)",
-        "webhooks",
-        errors=_WEBHOOK_ERRORS,
-        response="webhooks.WebhookReceivedBody",
-        signature_header="X-Mock-Signature",
+    ("POST", "/webhooks/mock"): _webhook(
+        "Mock gateway events, signed like Razorpay's (stacks with the Mock only)", "X-Mock-Signature"
     ),
 }
 
@@ -232,17 +227,6 @@ class Handler:
     response_type: Any = None
     idempotent: bool = False
     success_status: int = HTTPStatus.OK
-
-
-def _load(spec: template.FunctionSpec) -> ModuleType:
-    module_file = spec.handler.rpartition(".")[0]
-    path = spec.code_dir / f"{module_file}.py"
-    module_spec = importlib.util.spec_from_file_location(f"openapi_{spec.logical_id}", path)
-    if module_spec is None or module_spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
 
 
 def _route_function(module: ModuleType, method: str, path: str) -> Any:
@@ -442,7 +426,7 @@ def _operation(route: template.Route, spec: template.FunctionSpec, components: C
     if key not in OPERATIONS:
         raise ValueError(f"{route.method} {route.path} ({route.function}) has no entry in local/openapi.OPERATIONS")
     doc = OPERATIONS[key]
-    module = _load(spec)
+    module = template.load_handler_module(spec, f"openapi_{spec.logical_id}")
     function = _route_function(module, route.method, route.path)
     handler = read_handler(module, function) if function is not None else Handler()
     response_type = _resolve_view(doc.response) if doc.response else handler.response_type

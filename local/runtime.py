@@ -8,7 +8,6 @@ reach moto (``lambda.invoke``, Step Functions tasks) are routed here too.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 import time
@@ -21,7 +20,7 @@ from typing import Any
 
 from local import iam
 from local.provision import Stack
-from local.template import FunctionSpec
+from local.template import FunctionSpec, load_handler_module
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -139,15 +138,7 @@ class Runtime:
     def handler(self, logical_id: str) -> Handler:
         with self._import_lock:
             if logical_id not in self._modules:
-                spec = self._specs[logical_id]
-                module_file, _, _ = spec.handler.rpartition(".")
-                path = spec.code_dir / f"{module_file}.py"
-                module_spec = importlib.util.spec_from_file_location(f"lambda_{logical_id}", path)
-                if module_spec is None or module_spec.loader is None:
-                    raise ImportError(f"cannot load {path} for {logical_id}")
-                module = importlib.util.module_from_spec(module_spec)
-                module_spec.loader.exec_module(module)
-                self._modules[logical_id] = module
+                self._modules[logical_id] = load_handler_module(self._specs[logical_id], f"lambda_{logical_id}")
         return getattr(self._modules[logical_id], self._specs[logical_id].handler.rpartition(".")[2])
 
     def invoke(self, logical_id: str, event: Any) -> Any:

@@ -4,9 +4,11 @@ facts the local stack needs (functions, their code and API routes, the authorize
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -87,6 +89,18 @@ class FunctionSpec:
     schedules: tuple[str, ...]
     timeout_s: int = 3
     memory_mb: int = 128
+
+
+def load_handler_module(spec: FunctionSpec, module_name: str) -> ModuleType:
+    """A function's handler module, loaded from its code directory under ``module_name`` (many
+    functions have an ``app.py``: each gets its own module object)."""
+    path = spec.code_dir / f"{spec.handler.rpartition('.')[0]}.py"
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot load {path} for {spec.logical_id}")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
 
 
 def functions(sam: dict[str, Any]) -> dict[str, FunctionSpec]:
