@@ -38,8 +38,17 @@ STRIPE_API = "https://api.stripe.com/v1"
 WEBHOOK_SECRET = "contract_webhook_secret"
 
 #: The faults every HTTP adapter must report as unavailable: no answer, or an answer that does not
-#: say whether the request was acted on (a 5xx, or a 429, whatever error code its body carries).
+#: say whether the request was acted on (a 5xx, or a 429, whatever error code its body carries),
+#: or our own credentials refused (401/403): the fault is the deployment's, not a "no" to the
+#: client's request, so it must not become a stored 4xx refusal; it waits in flight for the fix.
+_AUTH_FAILED = {
+    "code": "BAD_REQUEST_ERROR",
+    "description": "Authentication failed",
+    "message": "Invalid API Key provided",
+}
 UNAVAILABLE = {
+    "401-credentials": {"status": 401, "json": {"error": {**_AUTH_FAILED, "type": "invalid_request_error"}}},
+    "403-permission": {"status": 403, "json": {"error": {**_AUTH_FAILED, "type": "invalid_request_error"}}},
     "5xx": {"status": 500, "json": {"error": {"code": "SERVER_ERROR", "description": "internal error"}}},
     "503": {"status": 503, "json": {"error": {"code": "SERVICE_UNAVAILABLE", "description": "try later"}}},
     "502-gateway-error": {"status": 502, "json": {"error": {"code": "GATEWAY_ERROR", "description": "bank down"}}},
@@ -114,7 +123,6 @@ ADAPTERS = {
         },
         rejections=[
             (400, _razorpay_error("BAD_REQUEST_ERROR", "amount must be at least INR 1.00")),
-            (401, _razorpay_error("BAD_REQUEST_ERROR", "amount must be at least INR 1.00")),
         ],
         carries_reference={
             "create_order": ("json", "receipt"),
@@ -136,7 +144,6 @@ ADAPTERS = {
         rejections=[
             (400, _stripe_error("invalid_request_error", "Amount must be at least $0.50 usd", "amount_too_small")),
             (402, _stripe_error("card_error", "Your card was declined.", "card_declined")),
-            (401, _stripe_error("invalid_request_error", "Invalid API Key provided")),
         ],
         carries_reference={
             "create_order": ("header", "Idempotency-Key"),

@@ -194,6 +194,15 @@ def test_1_e_a_refund_processed_after_we_reversed_it_takes_the_money_back_from_t
     # Delivered again: once only.
     assert _webhook(api, "razorpay", body, headers).body["outcome"] in ("duplicate", "already_applied")
     assert _balance(api, user_id)["balance"] == "0.00"
+    # The client's retry of that refund (its stored answer gone: the first holder died, or the key
+    # expired) must not hear "refused, the amount is back in the wallet" about money that left.
+    from payments.core.caller import Caller, KycLevel
+    from payments.flows import refunds
+
+    again = refunds.request_refund(
+        Caller(user_id, KycLevel.BASIC, frozenset({"user"})), deposit_id, None, None, refund_id
+    )
+    assert (again.refund_id, again.status, again.amount) == (refund_id, "COMPLETED", 100050)
 
 
 def test_1_f_a_processed_event_older_than_the_failure_that_reversed_the_refund_changes_nothing(

@@ -113,6 +113,24 @@ def test_a_failed_refund_is_reversed_once_and_refundable_again(
     assert (again["amount"], again["currency"]) == ("1000.00", "INR")  # the failed 400 was refundable again
 
 
+def test_a_failure_of_another_gateway_refund_under_our_reference_is_not_applied(
+    api: InProcessApi, wallets: Wallets, user_id: str
+) -> None:
+    """Our refund was made (gateway refund A); a refund.failed for another gateway refund B with
+    our reference (a duplicate attempt) says nothing about A: crediting the wallet back would
+    refund twice, and A's id must stay on the record."""
+    deposit_id = _deposit(wallets, user_id)
+    refund = _refund(api, user_id, deposit_id, "100.00").body
+    assert (refund["status"], wallets.balance(user_id)) == ("COMPLETED", "900.00")
+    entity = {"id": "rfnd_someone_else", "payment_id": "pay_x", "amount": 10000, "currency": "INR"}
+    entity["notes"] = {"reference": refund["refund_id"]}
+    body, headers = mock_webhook("refund.failed", "refund", entity, f"evt_other_{user_id}")
+    reply = api.post("WebhookMockFunction", "/webhooks/mock", None, None, raw_body=body, headers=headers)
+    assert reply.body["outcome"] == "mismatch"
+    assert wallets.balance(user_id) == "900.00"
+    assert wallets.transaction(user_id, refund["refund_id"])["status"] == "COMPLETED"
+
+
 def test_a_refused_refund_is_replayed_as_refused_under_its_key(
     api: InProcessApi, wallets: Wallets, user_id: str
 ) -> None:

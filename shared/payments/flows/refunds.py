@@ -135,7 +135,17 @@ def _progress(refund: TransactionItem, deadline: Deadline) -> RefundRequested:
     if refund.status == PROCESSING and not refund.gateway_refund_id:
         send(refund, deadline)
         refund = transaction(refund.user_id, refund.txn_id) or refund
-    if refund.status == FAILED:  # refused or failed at the gateway, and credited back
+    if refund.status == FAILED:  # refused or failed at the gateway, and credited back...
+        again = transaction(refund.user_id, reinstated_refund_id(refund.txn_id))
+        if again is not None:  # ...unless the gateway made it after all: it was taken again
+            return RefundRequested(
+                refund.txn_id,
+                refund.parent_txn_id or "",
+                again.status,
+                again.amount,
+                again.currency,
+                again.gateway_refund_id,
+            )
         known = {"gateway_refund_id": refund.gateway_refund_id} if refund.gateway_refund_id else {}
         raise GatewayRefused(
             "The gateway did not make the refund; the amount is back in the wallet",
@@ -231,6 +241,8 @@ def reverse(refund: TransactionItem, reason: str, attributes: tuple[tuple[str, A
     fresh = transaction(refund.user_id, refund.txn_id) or refund
     if fresh.status not in (PROCESSING, COMPLETED):
         return False
+    if fresh.gateway_refund_id:  # the id the gateway first gave stays; another attempt's does not erase it
+        attributes = tuple((name, value) for name, value in attributes if name != "gateway_refund_id")
     change = StatusChange(
         fresh.txn_id,
         (PROCESSING, COMPLETED),
@@ -266,11 +278,14 @@ def on_refund_event(
     gateway_refund_id: str | None,
 ) -> str:
     """``refund.processed`` completes a refund; ``refund.failed`` reverses it (also after it had
-    completed). Once each; an amount or currency other than ours is not applied."""
+    completed). Once each; an amount, a currency or a gateway refund other than ours is not applied."""
     refund = find_by_reference(event_reference) if event_reference else None
     if refund is None or refund.type != TransactionType.REFUND:
         return "unknown_refund"
-    if (amount is not None and amount != refund.amount) or (currency and currency.upper() != refund.currency):
+    other = gateway_refund_id and refund.gateway_refund_id and gateway_refund_id != refund.gateway_refund_id
+    if other or (amount is not None and amount != refund.amount) or (currency and currency.upper() != refund.currency):
+        # Another gateway refund under our reference (a duplicate attempt failing says nothing of
+        # the one that was made), or other money: not applied, flagged.
         metrics.add_metric(name="RefundEventMismatch", unit="Count", value=1)
         logger.error("refund event differs from our refund; not applied", extra={"refund_id": refund.txn_id})
         return "mismatch"

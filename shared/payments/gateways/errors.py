@@ -21,8 +21,9 @@ class RefusedBeforeSending(GatewayRejected):
 
 
 class IndefiniteAnswer(Exception):
-    """Raised inside an adapter's HTTP session on a 5xx or 429, before the SDK reads the body's
-    error code: such an answer never says whether the request was acted on."""
+    """Raised inside an adapter's HTTP session on a 5xx or 429 (it never says whether the request
+    was acted on) or a 401/403 (our credentials refused: not an answer to the request), before the
+    SDK reads the body's error code."""
 
 
 class SignatureInvalid(Exception):

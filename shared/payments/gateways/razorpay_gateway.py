@@ -371,7 +371,9 @@ class RazorpayGateway:
 
 
 def _indefinite(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-    if response.status_code >= 500 or response.status_code == 429:
+    """5xx and 429 do not say whether the request was acted on; 401 and 403 refuse our own
+    credentials (Razorpay labels them BAD_REQUEST_ERROR): the deployment's fault, not a no."""
+    if response.status_code >= 500 or response.status_code in (401, 403, 429):
         raise IndefiniteAnswer(f"HTTP {response.status_code} from {response.request.path_url.split('?')[0]}")
     return response
 

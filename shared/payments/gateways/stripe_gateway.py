@@ -283,11 +283,19 @@ class StripeGateway:
         and a plain dict."""
         try:
             return operation(*args).to_dict()
-        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError, stripe.IdempotencyError) as exc:
+        except (
+            stripe.APIConnectionError,
+            stripe.RateLimitError,
+            stripe.APIError,
+            stripe.IdempotencyError,
+            stripe.AuthenticationError,
+            stripe.PermissionError,
+        ) as exc:
             # An idempotency error means a request under our key exists (in progress, or with
             # other parameters): its outcome is not this answer, so it is unknown, not a no.
+            # Refused credentials are this deployment's fault, not a no to the client's request.
             raise GatewayUnavailable(f"stripe: {exc}") from exc
-        except stripe.StripeError as exc:  # card declined, invalid request, authentication
+        except stripe.StripeError as exc:  # card declined, invalid request
             raise GatewayRejected(f"stripe: {exc}") from exc
 
 
