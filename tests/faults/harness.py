@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -368,4 +367,6 @@ class Harness:
 
 
 def new_user() -> str:
-    return f"sweep_{uuid.uuid4().hex[:12]}"
+    from tests.support.fixtures import unique_id
+
+    return unique_id("sweep")

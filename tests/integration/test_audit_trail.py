@@ -27,7 +27,7 @@ from payments.ledger.writer import Ledger, NewTransaction, StatusChange
 from payments.store.audit_table import HEAD_SK, AuditHeadItem, AuditRecordItem, entry_record_sk
 from payments.store.ledger_table import entry_sk, user_pk
 from tests.support.api import METHODS, InProcessApi, Wallets
-from tests.support.fixtures import Travel, run_job
+from tests.support.fixtures import Travel, run_job, unique_id
 from tests.support.invariants import text_findings
 
 AUDIT_TABLE = "payments-test-audit"
@@ -574,7 +574,7 @@ def test_the_verifier_continues_where_its_last_run_stopped(
 
     from payments.flows import jobs
 
-    users = [f"user_{uuid.uuid4().hex[:12]}" for _ in range(6)]
+    users = [unique_id("user") for _ in range(6)]
     for user in users:
         _funded(user, 100)
     chain.chain_pending()

@@ -27,7 +27,7 @@ from payments.ledger.writer import Ledger, NewTransaction
 from payments.store.ledger_table import WALLET_SK, PointerItem, WalletItem, order_key, user_pk
 from payments.store.ops_table import MockGatewayItem
 from tests.support.api import InProcessApi, Wallets
-from tests.support.fixtures import Travel
+from tests.support.fixtures import Travel, unique_id
 from tests.support.signing import GATEWAY_ENV, mock_webhook
 
 RAZORPAY = "https://api.razorpay.com/v1"
@@ -256,7 +256,7 @@ def _stripe_pages(http: responses.RequestsMock, pages: list[list[dict[str, Any]]
 
 def _bt(kind: str, at: datetime, source: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": f"txn_{uuid.uuid4().hex[:12]}",
+        "id": unique_id("txn"),
         "object": "balance_transaction",
         "type": kind,
         "created": _epoch(at),

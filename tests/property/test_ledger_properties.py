@@ -6,7 +6,6 @@ entries, and every refusal must have changed nothing.
 """
 
 import os
-import uuid
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from payments.ledger.reconciliation import reconcile_user
 from payments.ledger.types import TransactionStatus, TransactionType
 from payments.ledger.writer import Ledger, NewTransaction, StatusChange
 from payments.store.ledger_table import WALLET_SK, WalletItem, user_pk
+from tests.support.fixtures import unique_id
 
 amounts = st.integers(min_value=1, max_value=50_000)
 PROCESSING, COMPLETED, FAILED = (
@@ -36,7 +36,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.ledger = Ledger()
-        self.user_id = f"prop_{uuid.uuid4().hex[:12]}"
+        self.user_id = unique_id("prop")
         self.balance = self.locked = 0
         self.finished: list[tuple[str, int]] = []
 

@@ -152,7 +152,15 @@ def _ledger_invariants_hold(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture
 def user_id() -> str:
-    return f"user_{uuid.uuid4().hex[:12]}"
+    return unique_id("user")
+
+
+def unique_id(prefix: str) -> str:
+    """``<prefix>_<12 hex>x``: the letter last matters. Tests join ids with numbers
+    ("txn_busy_<user>_00024"), and the card-data scan reads digit groups across "_" as one number
+    (4111_1111_1111_1111 is a card); twelve hex digits that happened to be all digits, joined
+    with the suffix, once passed Luhn and failed the session's sensitive-data check."""
+    return f"{prefix}_{uuid.uuid4().hex[:12]}x"
 
 
 def make_token(user_id: str, kyc_level: KycLevel = KycLevel.BASIC, roles: tuple[str, ...] = ("user",)) -> str:
