@@ -365,6 +365,8 @@ def _errors_for(route: template.Route, doc: Doc, handler: Handler) -> list[type]
         names = ["Unauthorized", "RateLimited", *names]
     if handler.body_model is not None or handler.query:
         names += ["InvalidRequest", "UnprocessableRequest"]
+    if handler.body_model is not None:  # every body is searched for card data (parse_body)
+        names.append("CardDataRefused")
     if handler.idempotent:
         names += ["IdempotencyConflict", "IdempotencyInProgress"]
     if route.path.startswith("/api/v1/payments/") and route.method != "GET":

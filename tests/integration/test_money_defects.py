@@ -866,3 +866,35 @@ def test_13_a_card_numbers_in_free_text_are_refused_and_never_stored(
     assert "4111" not in json.dumps(reply.body)
     history = api.get("WalletTransactionsFunction", f"{API}/wallet/transactions", user_id).body
     assert history["total"] == 0
+
+
+def test_13_b_a_signature_whose_hex_holds_a_luhn_valid_run_reaches_verification(wallets: Wallets, user_id: str) -> None:
+    """Found by the suite-wide OpenAPI check in the fault sweep: the raw-body scan ran before the
+    signature fields were exempted, so about one confirmation in a hundred (a hex HMAC with 13+
+    digits in a row that pass Luhn) was refused as card data. The signature is verified (here it
+    is wrong), never searched."""
+    started = wallets.initiate(user_id, wallets.add_method(user_id, token="tok_mock_no_webhook"), "10.00").body
+    signature = ("ab4111111111111111cd" * 4)[:64]
+    reply = wallets.confirm(
+        user_id,
+        started["transaction_id"],
+        "pay_mock_x",
+        {"mock_order_id": started["order_id"], "mock_signature": signature},
+    )
+    assert (reply.status, reply.body["error"]["code"]) == (400, "INVALID_SIGNATURE")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"transaction_id": "txn_1", "gateway_payment_id": "pay 4111 1111 1111 1111", "gateway_data": {}}',
+        '{"transaction_id": "txn_1", "gateway_payment_id": "p", "gateway_data": {"4111111111111111": "x"}}',
+        '{"transaction_id": "txn_1", "gateway_payment_id": "p", "gateway_data": {}, "note": 4111111111111111.0}',
+        '{"transaction_id": "txn_1", "gateway_payment_id": "4111111111111111", not json',
+    ],
+    ids=["in-a-value", "as-a-key", "as-a-decimal-number", "in-a-body-that-is-not-json"],
+)
+def test_13_c_card_numbers_anywhere_else_in_a_body_are_still_refused(api: InProcessApi, user_id: str, raw: str) -> None:
+    reply = api.post("DepositConfirmFunction", f"{API}/deposits/confirm", user_id, None, raw_body=raw)
+    assert (reply.status, reply.body["error"]["code"]) == (400, "CARD_DATA_REFUSED")
+    assert "4111" not in json.dumps(reply.body)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from payments.guards.errors import CardDataRefused
@@ -76,6 +77,8 @@ def contains_card_number(text: str) -> bool:
 def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     if isinstance(value, dict):
         for key, item in value.items():
+            if contains_card_number(str(key)):
+                raise CardDataRefused(field=f"{path}.<key>" if path else "<key>")
             yield from _walk(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
@@ -90,7 +93,7 @@ def refuse_card_data(payload: Any) -> None:
         field = path.rsplit(".", 1)[-1].split("[", 1)[0].lower()
         if field in _FORBIDDEN_FIELDS and value not in (None, ""):
             raise CardDataRefused(field=path)
-        if field in OPAQUE_FIELDS or isinstance(value, bool) or not isinstance(value, str | int):
+        if field in OPAQUE_FIELDS or isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             continue
         if contains_card_number(str(value)):
             raise CardDataRefused(field=path)
