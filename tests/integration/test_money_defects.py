@@ -870,7 +870,7 @@ def test_13_a_card_numbers_in_free_text_are_refused_and_never_stored(
 
 def test_13_b_a_signature_whose_hex_holds_a_luhn_valid_run_reaches_verification(wallets: Wallets, user_id: str) -> None:
     """Found by the suite-wide OpenAPI check in the fault sweep: the raw-body scan ran before the
-    signature fields were exempted, so about one confirmation in a hundred (a hex HMAC with 13+
+    signature fields were exempted, so about one confirmation in two hundred (a hex HMAC with 13+
     digits in a row that pass Luhn) was refused as card data. The signature is verified (here it
     is wrong), never searched."""
     started = wallets.initiate(user_id, wallets.add_method(user_id, token="tok_mock_no_webhook"), "10.00").body

@@ -109,7 +109,7 @@ def parse_body(app: APIGatewayRestResolver, model: type[M]) -> M:
             raise CardDataRefused() from None
         raise InvalidRequest("The body must be JSON") from None
     # JSON: every key and value is searched, except the signature fields, whose hex would give a
-    # Luhn-valid digit run about once in a hundred (they are verified, never stored or logged).
+    # Luhn-valid digit run about once in two hundred (they are verified, never stored or logged).
     refuse_card_data(data)
     try:
         return model.model_validate(data)
