@@ -290,6 +290,9 @@ def make_server(gateway: ApiGateway, host: str, port: int, quiet: bool = False) 
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "local-api-gateway"
+        # Headers and body go out in two writes: with Nagle's algorithm on, a kept-alive
+        # connection waited for the client's delayed ACK (~40 ms) before every body.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

@@ -57,13 +57,6 @@ class Doc:
     also_answers: tuple[int, ...] = ()  # other statuses answered with the success body
 
 
-def _webhook(summary: str, signature_header: str) -> Doc:
-    errors = ("WebhookRefused", "SourceNotAllowed", "WebhookNotMatched", "RateLimited", "ServiceBusy", "GatewayError")
-    return Doc(summary, "webhooks", errors, response="webhooks.WebhookReceivedBody", signature_header=signature_header)
-
-
-_AMOUNT_ERRORS = ("InvalidAmount", "CurrencyMismatch")
-_MONEY_ERRORS = (*_AMOUNT_ERRORS, "LimitExceeded", "SuspiciousActivity", "PaymentMethodNotFound", "CardDataRefused")
 _WEBHOOK_ERRORS = (
     "WebhookRefused",
     "SourceNotAllowed",
@@ -71,7 +64,23 @@ _WEBHOOK_ERRORS = (
     "RateLimited",
     "ServiceBusy",
     "GatewayError",
+    # The body is read as the text the gateway signed (request_text): one that is not UTF-8 is 400.
+    "InvalidRequest",
 )
+
+
+def _webhook(summary: str, signature_header: str) -> Doc:
+    return Doc(
+        summary,
+        "webhooks",
+        _WEBHOOK_ERRORS,
+        response="webhooks.WebhookReceivedBody",
+        signature_header=signature_header,
+    )
+
+
+_AMOUNT_ERRORS = ("InvalidAmount", "CurrencyMismatch")
+_MONEY_ERRORS = (*_AMOUNT_ERRORS, "LimitExceeded", "SuspiciousActivity", "PaymentMethodNotFound", "CardDataRefused")
 
 OPERATIONS: dict[tuple[str, str], Doc] = {
     ("GET", "/health"): Doc(

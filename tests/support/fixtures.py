@@ -36,9 +36,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The folder is the layer: tests/unit -> @unit and so on, so `pytest -m unit` works."""
     for item in items:
         parts = Path(str(item.fspath)).parts
-        for layer in ("unit", "integration", "e2e", "property"):
+        for layer in ("unit", "integration", "e2e", "property", "fuzz"):
             if layer in parts:
                 item.add_marker(getattr(pytest.mark, layer))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The schema fuzzing's count of cases: tests/fuzz records it per shard (the workers of -n
+    pass it on with their reports); the total is what issue 12's acceptance counts."""
+    shards = []
+    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
+        found = dict(getattr(report, "user_properties", ()))
+        if report.when == "call" and "fuzz_cases" in found:
+            shards.append((found, report.outcome))
+    if shards:
+        cases = sum(found["fuzz_cases"] for found, _ in shards)
+        operations = sum(found["fuzz_operations"] for found, _ in shards)
+        seconds = " + ".join(f"{found['fuzz_seconds']} s" for found, _ in shards)
+        outcomes = ", ".join(outcome for _, outcome in shards)
+        terminalreporter.write_line(
+            f"schema fuzzing: {cases} generated cases over {operations} operations of docs/openapi.json"
+            f" in {len(shards)} shards ({seconds}; {outcomes})"
+        )
 
 
 @pytest.fixture(scope="session")

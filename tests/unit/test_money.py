@@ -104,3 +104,13 @@ def test_card_numbers_are_found_alone_grouped_or_glued_to_letters() -> None:
     assert card_numbers("4111111111111112") == []  # fails Luhn
     assert card_numbers("order 12345 on 2026-11-26, ref txn_01M8CP65XVW4P6PZRT920PX7WY") == []
     assert card_numbers("4111 1111 1111 1111 999 exp 12/29") == ["4111111111111111"]
+
+
+def test_digits_that_are_not_decimal_are_not_read_as_card_digits() -> None:
+    """A "²" is a digit to str.isdigit() but int() refuses it: the screen crashed on it (fuzzing)."""
+    from payments.guards.card_data import card_numbers
+
+    assert card_numbers("\u00b2 not a digit") == []
+    assert card_numbers("\u00b24111 1111 1111 1111") == ["4111111111111111"]
+    arabic_indic = "\u0664" + "\u0661" * 15  # 4111111111111111 in Arabic-Indic digits, still a card
+    assert card_numbers(arabic_indic) == [arabic_indic]

@@ -49,7 +49,9 @@ def card_numbers(text: str) -> list[str]:
     found: list[str] = []
     groups: list[str] = []
     for token in _TOKENS.findall(text):
-        if token[0].isdigit():
+        # isdecimal() is what \d matches; isdigit() is also true of "²" and other digits that
+        # are not decimal (int() refuses them: a 500 on a body holding one, found by fuzzing).
+        if token[0].isdecimal():
             groups.append(token)
         elif not _SEPARATORS.fullmatch(token):
             _collect(groups, found)
