@@ -90,8 +90,10 @@ faults: venv ## the fault sweep alone: every flow x boundary x fault, then recov
 unit: venv ## only the fast unit tests
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
-openapi: venv ## regenerate docs/openapi.json from the code (a test fails when the committed one is stale)
+openapi: venv ## regenerate docs/openapi.json, docs/events/*.json and the TypeScript types from the code (tests fail when stale)
 	$(PY) -m local.openapi
+	$(PY) -m local.event_schemas
+	cd clients/typescript && { test -d node_modules || npm ci --no-progress; } && npm run --silent generate
 
 bench: venv ## cold-start import ratios, AWS calls per request, layer sizes
 	$(PY) -m bench

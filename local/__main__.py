@@ -22,6 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no access log")
     parser.add_argument("--no-schedules", action="store_true", help="fire scheduled functions only on demand")
     parser.add_argument(
+        "--events-url",
+        default=os.environ.get("LOCAL_EVENTS_URL", ""),
+        help="POST each domain event's detail here, as the deployed EventsEndpointUrl gets it",
+    )
+    parser.add_argument(
+        "--events-file",
+        default=os.environ.get("LOCAL_EVENTS_FILE", ""),
+        help="append each domain event's detail to this JSON-lines file",
+    )
+    parser.add_argument(
         "--parameter",
         action="append",
         default=[],
@@ -39,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     scheduler = local_stack.make_scheduler(deployment)
     if not args.no_schedules:
         scheduler.start()
+    events = _start_domain_events(deployment, args)
     gateway = local_stack.make_gateway(deployment, scheduler)
     server = local_stack.front.make_server(gateway, args.host, args.port, args.quiet)
     api_url = f"http://{args.host}:{server.server_address[1]}"
@@ -68,9 +79,36 @@ def main(argv: list[str] | None = None) -> int:
     stop.wait()
     print("\nStopping the local stack...", file=sys.stderr, flush=True)
     scheduler.stop()
+    events.set()
     server.shutdown()
     moto_server.shutdown()
     return 0
+
+
+def _start_domain_events(deployment: local_stack.Deployment, args: argparse.Namespace) -> threading.Event:
+    """Lambda's ledger stream poller and the local delivery of the bus, every half second."""
+    from pathlib import Path
+
+    poller = local_stack.make_stream_poller(deployment)
+    delivery = local_stack.make_event_delivery(
+        deployment,
+        url=args.events_url or None,
+        api_key=os.environ.get("LOCAL_EVENTS_API_KEY", ""),
+        file=Path(args.events_file) if args.events_file else None,
+        echo=not args.quiet,
+    )
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(0.5):
+            try:
+                poller.drain()
+                delivery.drain()
+            except Exception as exc:  # noqa: BLE001 - keep delivering; say what went wrong
+                print(f"[local] domain events: {exc!r}", file=sys.stderr, flush=True)
+
+    threading.Thread(target=loop, name="domain-events", daemon=True).start()
+    return stop
 
 
 if __name__ == "__main__":

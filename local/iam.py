@@ -13,7 +13,10 @@ ever used (least privilege) unless the template marks it as needed, with a reaso
 function's ``Metadata: {IamUnused: {<Sid>: <reason>}}``.
 
 Not modelled: the AWS managed policies SAM attaches for the runtime itself (CloudWatch Logs,
-X-Ray), explicit Deny, permission boundaries and SCPs (the template uses none).
+X-Ray), explicit Deny, permission boundaries and SCPs (the template uses none). The one AWS
+managed policy that grants what the stack needs, the stream reads of a DynamoDB event source
+(made by Lambda with the function's role; ``local.streams`` makes them as the function), is
+modelled with its content.
 """
 
 from __future__ import annotations
@@ -37,7 +40,16 @@ REGION, ACCOUNT = "us-east-1", "123456789012"
 principal: contextvars.ContextVar[str | None] = contextvars.ContextVar("iam_principal", default=None)
 #: Set by a test that provokes a denial on purpose: the call still fails, and is not recorded.
 expecting_denial: contextvars.ContextVar[bool] = contextvars.ContextVar("iam_expecting_denial", default=False)
-_SERVICE_PREFIX = {"stepfunctions": "states"}
+_SERVICE_PREFIX = {"stepfunctions": "states", "dynamodbstreams": "dynamodb"}
+#: AWS managed policies SAM attaches that allow calls of the stack's own (by their ARN's name).
+_AWS_MANAGED = {
+    "AWSLambdaDynamoDBExecutionRole": (
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+    ),
+}
 _OPERATION_ACTION = {("lambda", "Invoke"): "InvokeFunction"}
 _READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems", "DescribeTable"})
 _FREE = frozenset({("sts", "GetCallerIdentity")})
@@ -126,6 +138,8 @@ class Policies:
             symbols[arn] = token
             if kind == "AWS::DynamoDB::Table":
                 names[physical] = token
+                if stream := stack.attributes.get(logical_id, {}).get("StreamArn"):
+                    symbols[stream] = f"{token}/stream/<label>"  # the label is the creation time
             elif kind == "AWS::SecretsManager::Secret":
                 names[physical] = token
                 names[physical.rsplit(":secret:", 1)[-1]] = token
@@ -164,6 +178,9 @@ class Policies:
                 if isinstance(arn, dict) and "Ref" in arn:  # a customer-managed policy of the template
                     managed = resources[arn["Ref"]]["Properties"]["PolicyDocument"]
                     found += _statements(arn["Ref"], resolve(managed))
+                elif isinstance(arn, str) and arn.rsplit("/", 1)[-1] in _AWS_MANAGED:
+                    name = arn.rsplit("/", 1)[-1]
+                    found.append(Statement(name, _AWS_MANAGED[name], ("*",)))
             policies.statements[logical_id] = [statement.symbolic(policies.symbol) for statement in found]
             metadata = sam["Resources"].get(logical_id, {}).get("Metadata", {})
             policies.exempt[logical_id] = dict(metadata.get("IamUnused", {}))
@@ -203,6 +220,12 @@ class Policies:
             # SendTask* support no resource-level permission: IAM evaluates them against "*",
             # so only a statement with Resource "*" allows them.
             return [Requirement(action, "*")]
+        if service == "dynamodbstreams":
+            stream = str(params.get("StreamArn") or str(params.get("ShardIterator", "")).split("|", 1)[0] or "*")
+            return [Requirement(action, self.symbol(stream))]
+        if service == "events" and operation == "PutEvents":
+            buses = {str(entry.get("EventBusName") or "default") for entry in params.get("Entries", [])}
+            return [Requirement(action, self.symbol(_bus_arn(bus))) for bus in sorted(buses)]
         if service == "logs" and "logGroupName" in params:
             # Stream-level actions name the stream; the others the group (Service Authorization
             # Reference, CloudWatch Logs resource types log-stream and log-group).
@@ -261,6 +284,8 @@ def _statements(policy_name: str, document: dict[str, Any]) -> list[Statement]:
         label = statement.get("Sid") or f"{policy_name}#{index}"
         if policy_name.endswith("EventInvokeConfigOnFailureSQSPolicy"):
             label = "FailureDestination"  # SAM's grant for EventInvokeConfig's OnFailure queue
+        elif policy_name.endswith("SQSPolicy"):
+            label = "StreamFailureDestination"  # SAM's grant for an event source's OnFailure queue
         found.append(
             Statement(
                 label,
@@ -270,6 +295,10 @@ def _statements(policy_name: str, document: dict[str, Any]) -> list[Statement]:
             )
         )
     return found
+
+
+def _bus_arn(bus: str) -> str:
+    return bus if bus.startswith("arn:") else f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"
 
 
 def _key_arn(key: str) -> str:

@@ -14,6 +14,12 @@ items by the end of ``make test``, or of a long ``make run``). Two moto (5.2) co
   can match - the partition, or the items whose index key attributes equal the condition's - in
   the same order, so every later step (range conditions, filters, paging, limits) is moto's own.
 
+- **Streams** keep every record for ever (DynamoDB keeps them 24 hours): the ledger stream of a
+  whole test session would hold a copy of every write, old and new image. A shard keeps its
+  latest :data:`STREAM_KEEP` records; older ones are trimmed as DynamoDB trims them, sequence
+  numbers going on unchanged, and reading a trimmed one fails like AWS's
+  ``TrimmedDataAccessException`` instead of reading another record.
+
 Conditions, cancellation reasons, the all-or-nothing outcome and query results are still computed
 by moto's code; ``tests/unit/test_local_moto.py`` checks them against unpatched expectations.
 """
@@ -27,6 +33,8 @@ from collections.abc import Callable
 from typing import Any
 
 _state = threading.local()
+#: Records a stream shard keeps (trimmed to this many when it holds a quarter more).
+STREAM_KEEP = 20_000
 
 
 class _CopyKeepingTables:
@@ -161,6 +169,29 @@ def _install_queries() -> None:
     Table.query = keyed_query  # type: ignore[method-assign]
 
 
+def _install_stream_retention() -> None:
+    from moto.dynamodb.models.table import StreamShard
+
+    original_add, original_get = StreamShard.add, StreamShard.get
+
+    def add(self: Any, old: Any, new: Any) -> None:
+        original_add(self, old, new)
+        # Never inside a transaction: a cancelled one truncates the stream to its length before.
+        if len(self.items) > STREAM_KEEP * 5 // 4 and not getattr(_state, "in_transaction", False):
+            trimmed = len(self.items) - STREAM_KEEP
+            del self.items[:trimmed]
+            self.starting_sequence_number += trimmed
+
+    def get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
+        if start < self.starting_sequence_number:
+            from moto.dynamodb.exceptions import MockValidationException
+
+            raise MockValidationException(f"TrimmedDataAccessException: record {start} was trimmed from the stream")
+        return original_get(self, start, quantity)
+
+    StreamShard.add, StreamShard.get = add, get  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Idempotent: patch moto's DynamoDB backend in this process."""
     from moto.dynamodb.models import DynamoDBBackend
@@ -169,4 +200,5 @@ def install() -> None:
         return
     _install_transactions()
     _install_queries()
+    _install_stream_retention()
     DynamoDBBackend._local_speedups = True  # type: ignore[attr-defined]

@@ -36,6 +36,7 @@ SKIPPED_TYPES = frozenset(
         "AWS::SNS::Topic",
         "AWS::SNS::Subscription",
         "AWS::IAM::ManagedPolicy",  # moto does not enforce IAM; roles are created without policies
+        "AWS::SQS::QueuePolicy",  # EventBridge's right to send to a dead-letter queue (not enforced)
     }
 )
 
@@ -51,6 +52,8 @@ class Stack:
     physical: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)
     function_environments: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Lambda event source mappings (resolved properties by logical id): ``local.streams`` polls them.
+    event_sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Provisioner:
@@ -73,6 +76,10 @@ class Provisioner:
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::SQS::Queue": self._queue,
             "AWS::Events::Rule": self._rule,
+            "AWS::Events::EventBus": self._event_bus,
+            "AWS::Events::Connection": self._connection,
+            "AWS::Events::ApiDestination": self._api_destination,
+            "AWS::Lambda::EventSourceMapping": self._event_source,
         }
         self.secret_values: dict[str, str] = {}
 
@@ -185,9 +192,11 @@ class Provisioner:
             "KeySchema": props["KeySchema"],
             "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
         }
-        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
             if key in props:
                 kwargs[key] = props[key]
+        if "StreamSpecification" in props:  # CloudFormation's has no StreamEnabled; the API needs it
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         description = self.client("dynamodb").create_table(**kwargs)["TableDescription"]
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
@@ -281,11 +290,48 @@ class Provisioner:
 
     def _rule(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("Name") or self._name(logical_id)
-        kwargs = {"Name": name, "State": props.get("State", "ENABLED")}
+        kwargs: dict[str, Any] = {"Name": name, "State": props.get("State", "ENABLED")}
         if "ScheduleExpression" in props:
             kwargs["ScheduleExpression"] = props["ScheduleExpression"]
+        if "EventPattern" in props:
+            kwargs["EventPattern"] = json.dumps(props["EventPattern"])
+        if "EventBusName" in props:
+            kwargs["EventBusName"] = props["EventBusName"]
         arn = self.client("events").put_rule(**kwargs)["RuleArn"]
+        if props.get("Targets") and "EventPattern" in props:  # scheduled targets run in local.schedules
+            self.client("events").put_targets(
+                Rule=name, EventBusName=props.get("EventBusName", "default"), Targets=props["Targets"]
+            )
         self._record(logical_id, name, Arn=arn)
+
+    def _event_bus(self, logical_id: str, props: dict[str, Any]) -> None:
+        name = props.get("Name") or self._name(logical_id)
+        arn = self.client("events").create_event_bus(Name=name)["EventBusArn"]
+        self._record(logical_id, name, Arn=arn, Name=name)
+
+    def _connection(self, logical_id: str, props: dict[str, Any]) -> None:
+        name = props.get("Name") or self._name(logical_id)
+        arn = self.client("events").create_connection(
+            Name=name, AuthorizationType=props["AuthorizationType"], AuthParameters=props["AuthParameters"]
+        )["ConnectionArn"]
+        self._record(logical_id, name, Arn=arn)
+
+    def _api_destination(self, logical_id: str, props: dict[str, Any]) -> None:
+        name = props.get("Name") or self._name(logical_id)
+        arn = self.client("events").create_api_destination(
+            Name=name,
+            ConnectionArn=props["ConnectionArn"],
+            InvocationEndpoint=props["InvocationEndpoint"],
+            HttpMethod=props["HttpMethod"],
+            InvocationRateLimitPerSecond=int(props.get("InvocationRateLimitPerSecond", 300)),
+        )["ApiDestinationArn"]
+        self._record(logical_id, name, Arn=arn)
+
+    def _event_source(self, logical_id: str, props: dict[str, Any]) -> None:
+        """Not created in moto (its own poller would invoke a function that is not there):
+        ``local.streams`` reads the stream and invokes the function in-process, as Lambda would."""
+        self.stack.event_sources[logical_id] = props
+        self._record(logical_id, f"local-esm-{logical_id}")
 
 
 def _generated(props: dict[str, Any]) -> str:

@@ -13,8 +13,10 @@ from typing import Any
 import boto3
 
 from local import front, iam, provision, template
+from local.event_delivery import EventDelivery
 from local.runtime import Runtime
 from local.schedules import Scheduler
+from local.streams import StreamPoller
 
 DEFAULT_STACK_NAME = "payments-local"
 DEFAULT_REGION = "us-east-1"
@@ -56,24 +58,19 @@ class _MotoLock:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._owner: int | None = None
-        self._depth = 0
 
     @contextmanager
     def held(self) -> Iterator[None]:
         me = threading.get_ident()
-        if self._owner == me:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
+        if self._owner == me:  # re-entry: the outer hold releases
+            yield
             return
         with self._lock:
-            self._owner, self._depth = me, 1
+            self._owner = me
             try:
                 yield
             finally:
-                self._owner, self._depth = None, 0
+                self._owner = None
 
     @contextmanager
     def released(self) -> Iterator[None]:
@@ -81,14 +78,13 @@ class _MotoLock:
         if self._owner != me:
             yield
             return
-        depth = self._depth
-        self._owner, self._depth = None, 0
+        self._owner = None
         self._lock.release()
         try:
             yield
         finally:
             self._lock.acquire()
-            self._owner, self._depth = me, depth
+            self._owner = me
 
 
 _moto_lock = _MotoLock()
@@ -234,3 +230,13 @@ def make_gateway(deployment: Deployment, scheduler: Scheduler | None = None) -> 
 
 def make_scheduler(deployment: Deployment) -> Scheduler:
     return Scheduler(deployment.runtime, template.functions(deployment.sam), deployment.stack.region)
+
+
+def make_stream_poller(deployment: Deployment, start_at_latest: bool = False, invoke: Any = None) -> StreamPoller:
+    """Lambda's stream event sources (the ledger stream -> DomainEventsFunction)."""
+    return StreamPoller(deployment.stack, invoke or deployment.runtime.invoke, deployment.stack.region, start_at_latest)
+
+
+def make_event_delivery(deployment: Deployment, **options: Any) -> EventDelivery:
+    """The domain events on the stack's bus, delivered locally (see ``local.event_delivery``)."""
+    return EventDelivery(deployment.stack, deployment.stack.region, **options)

@@ -51,7 +51,9 @@ def summary(folder: Path) -> str:
         totals.update(boundaries=boundaries, cases=len(cases), failed=failed)
         # A case whose fault never fired has no boundary kind: counted as "unfired", not dropped.
         by_fault.update((case["kind"] or "unfired", case["fault"]) for case in cases)
+        totals.update(faulted=sum(case.get("faulted", 1) for case in cases))
     lines.append(f"  {'total':28s} {totals['boundaries']:>10d} {totals['cases']:>6d} {totals['failed']:>6d}")
+    lines.append(f"  faults fired: {totals['faulted']} (each events case faults every other PutEvents of its flow)")
     lines.append(
         "  by boundary and fault: "
         + ", ".join(f"{kind}/{fault} {count}" for (kind, fault), count in sorted(by_fault.items()))

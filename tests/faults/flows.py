@@ -287,6 +287,7 @@ def problems(case: Case) -> list[str]:
     if unanswered:
         found.append(f"client requests never answered: {unanswered}")
     found += _once_per_request(case)
+    found += [f"events: {problem}" for problem in harness.events.problems(user_id)]
     tier = limits_for(KycLevel.BASIC)
     now = harness.clock.now
     if wallet.daily_period == day_period(now) and wallet.daily_used > tier.daily_limit:

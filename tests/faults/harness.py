@@ -14,6 +14,11 @@ it is run again once per (boundary, fault):
   retry's "no" looks like after the first attempt made the refund or payout. Only a lookup by our
   reference tells the two apart.
 
+The domain events are part of every case: each round the ledger stream is read as Lambda reads it
+and DomainEventsFunction publishes what committed; its ``PutEvents`` is a boundary too (crashes,
+and timeouts that did or did not publish). Each case then checks exactly one event per committed
+change (``tests.support.domain_events``).
+
 "The function died" is :class:`Crash`, a ``BaseException`` nothing in the code may catch. After
 the fault the world recovers as in production: clients retry with the same Idempotency-Key, the
 gateway redelivers webhooks until they are answered 2xx (in a changed order, with duplicates),
@@ -54,6 +59,7 @@ GATEWAY_CALLS = (
 )
 FAULTS = {
     "dynamodb": ("crash_before", "crash_after"),
+    "events": ("crash_before", "crash_after", "timeout_acted", "timeout_not_acted"),
     "stepfunctions": ("crash_before", "crash_after"),
     "gateway": ("crash_before", "crash_after", "timeout_acted", "timeout_not_acted", "refused_acted"),
 }
@@ -90,7 +96,8 @@ class Boundary:
 
 @dataclass
 class Injector:
-    """Counts boundaries; fires the one fault of a case at its index."""
+    """Counts boundaries; fires the one fault of a case at its index - or, for the publishing of
+    the domain events (``every_publish``), at every other ``PutEvents`` call of the case."""
 
     target: int | None = None
     fault: str | None = None
@@ -98,6 +105,8 @@ class Injector:
     seen: list[Boundary] = field(default_factory=list)
     fired: Boundary | None = None
     actor: str = "setup"
+    every_publish: bool = False
+    publishes: int = 0
 
     def around(self, kind: str, call: str, run: Callable[[], Any], acted: Callable[[], Any] | None = None) -> Any:
         if not self.armed:
@@ -105,23 +114,37 @@ class Injector:
         index = len(self.seen)
         boundary = Boundary(kind, call, self.actor)
         self.seen.append(boundary)
-        if index != self.target:
+        if self.every_publish:
+            # Publishing moves no money and a failed batch is delivered again: one case per fault
+            # faults every first attempt (odd calls; the retry after it goes through), so each
+            # publish of the flow meets the fault - compounded - in one run instead of one each.
+            if kind != "events":
+                return run()
+            self.publishes += 1
+            if self.publishes % 2 == 0:
+                return run()
+        elif index != self.target:
             return run()
-        self.fired = boundary
+        self.fired = self.fired or boundary
         if self.fault == "crash_before":
             raise Crash(boundary.label)
         if self.fault == "timeout_not_acted":
-            raise _unavailable(boundary)
+            raise _unavailable(boundary, acted=False)
         result = run()
         if self.fault == "crash_after":
             raise Crash(boundary.label)
         del result
         if self.fault == "refused_acted":
             raise _refused(boundary)
-        raise _unavailable(boundary)  # timeout_acted: it happened, we never heard
+        raise _unavailable(boundary, acted=True)  # timeout_acted: it happened, we never heard
 
 
-def _unavailable(boundary: Boundary) -> Exception:
+def _unavailable(boundary: Boundary, acted: bool) -> Exception:
+    if boundary.kind == "events":  # what botocore raises: no connection, or no answer in time
+        from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+        url = "https://events.us-east-1.amazonaws.com"
+        return ReadTimeoutError(endpoint_url=url) if acted else EndpointConnectionError(endpoint_url=url)
     from payments.gateways.errors import GatewayUnavailable
 
     return GatewayUnavailable(f"timed out: {boundary.label}")
@@ -174,6 +197,9 @@ class Harness:
         self.mock_objects: set[str] = set()  # the Mock store's keys written in this case
         self.errors: list[str] = []  # unhandled errors seen (production retries them; worth a look)
         self.sfn = StepFunctions(self._invoke_step, self.clock, self._sfn_boundary)
+        from tests.support.domain_events import DomainEvents
+
+        self.events = DomainEvents(deployment, invoke=self._invoke_publisher)
 
     # ------------------------------------------------------------------ installation
     @contextlib.contextmanager
@@ -188,6 +214,10 @@ class Harness:
 
         def make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
             service = client.meta.service_model.service_name
+            if service == "events" and operation == "PutEvents":
+                return harness.injector.around(
+                    "events", "events:PutEvents", lambda: original_call(client, operation, params)
+                )
             if service == "dynamodb" and operation in WRITES:
                 if getattr(Harness._local, "inside_mock", False):
                     harness._note_mock_write(operation, params)
@@ -272,6 +302,15 @@ class Harness:
             except FunctionError as failed:
                 raise TaskFailed(failed.payload["errorType"], str(failed)) from None
 
+    def _invoke_publisher(self, function: str, event: Any) -> Any:
+        """Lambda's stream poller invoking DomainEventsFunction: a dead invocation is a failed
+        batch to Lambda, delivered again at the next round."""
+        with self.acting_as("stream:DomainEvents"):
+            try:
+                return self.deployment.runtime.invoke(function, event)
+            except Crash as died:
+                raise FunctionError({"errorType": "Crash", "errorMessage": str(died)}) from None
+
     def run_job(self, function: str) -> None:
         from local.schedules import scheduled_event
 
@@ -338,6 +377,7 @@ class Harness:
             self.sfn.advance()
             self.deliver(next(orders))
             self.sfn.advance()
+            self.events.collect()  # Lambda reads the ledger stream all along
             if self.quiet(actions, user_id):
                 return number
         return len(ROUNDS)
@@ -349,11 +389,13 @@ class Harness:
             return False
         if any(execution.token is None for execution in self.sfn.waiting()):
             return False
+        if self.events.last_report.failures:  # the stream waits for a batch to be published
+            return False
         return not any(item.gsi2pk for item in TransactionItem.query(user_pk(user_id), consistent_read=True))
 
     # ------------------------------------------------------------------ a case
-    def start_case(self, target: int | None, fault: str | None) -> None:
-        self.injector = Injector(target, fault)
+    def start_case(self, target: int | None, fault: str | None, every_publish: bool = False) -> None:
+        self.injector = Injector(target, fault, every_publish=every_publish)
         self.outbox = []
         self.mock_objects = set()
         self.errors = []

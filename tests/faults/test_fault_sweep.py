@@ -33,6 +33,7 @@ class Result:
     problems: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     rounds: int = 0
+    faulted: int = 1  # calls the fault fired at (every other publish, for the events cases)
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +51,10 @@ def harness(aws: Any) -> Iterator[Harness]:
             yield sweep
 
 
-def run_case(harness: Harness, flow: Flow, index: int | None, fault: str | None) -> tuple[Result, list[Any]]:
-    harness.start_case(index, fault)
+def run_case(
+    harness: Harness, flow: Flow, index: int | None, fault: str | None, every_publish: bool = False
+) -> tuple[Result, list[Any]]:
+    harness.start_case(index, fault, every_publish)
     case = Case(new_user(), harness)
     flow.setup(case)
     harness.arm()
@@ -70,6 +73,7 @@ def run_case(harness: Harness, flow: Flow, index: int | None, fault: str | None)
         problems(case),
         list(harness.errors),
         rounds,
+        (harness.injector.publishes + 1) // 2 if every_publish else int(fired is not None),
     )
     if index is not None and fired is None:
         result.problems.append("the fault never fired: the flow took another path than when it was recorded")
@@ -87,8 +91,13 @@ def test_every_fault_at_every_boundary_is_recovered(
     assert baseline.problems == [], f"{flow_name} fails without any fault: {baseline.problems}"
     results = [baseline]
     for index, boundary in enumerate(boundaries):
+        if boundary.kind == "events":
+            continue  # below: every publish of the flow in one case per fault
         for fault in FAULTS[boundary.kind]:
             results.append(run_case(harness, flow, index, fault)[0])
+    first_publish = next(index for index, boundary in enumerate(boundaries) if boundary.kind == "events")
+    for fault in FAULTS["events"]:
+        results.append(run_case(harness, flow, first_publish, fault, every_publish=True)[0])
     _write(flow_name, results)
     failures = [result for result in results if result.problems]
     report = "\n".join(f"#{r.index} {r.fault} at {r.boundary}: {r.problems}" for r in failures[:15])
@@ -146,3 +155,21 @@ def test_the_sweep_catches_a_payout_released_on_a_refusal_it_did_not_check(
     ]
     assert refused
     assert all(result.problems for result in refused), "the sweep missed a payout released on an unchecked no"
+
+
+def test_the_sweep_catches_events_lost_when_publishing_fails(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A publisher that reports a failed PutEvents as done skips the batch's events for good:
+    the events cases (every publish faulted) must see the committed changes without their event."""
+    from payments.events import publisher
+
+    real_put = publisher._put
+
+    def put_and_forget(client: Any, events: list[Any]) -> None:
+        real_put(client, events)  # the defect: whatever PutEvents said, the batch counts as published
+
+    monkeypatch.setattr(publisher, "_put", put_and_forget)
+    flow = FLOWS["deposit_declined"]
+    _, boundaries = run_case(harness, flow, None, None)
+    first = next(index for index, boundary in enumerate(boundaries) if boundary.kind == "events")
+    lost = run_case(harness, flow, first, "timeout_not_acted", every_publish=True)[0]
+    assert any("without their event" in problem for problem in lost.problems), lost.problems

@@ -96,6 +96,19 @@ def api(aws: Any) -> Any:
     return InProcessApi(aws)
 
 
+@pytest.fixture(scope="session")
+def _domain_events(aws: Any) -> Any:
+    from tests.support.domain_events import DomainEvents
+
+    return DomainEvents(aws)
+
+
+@pytest.fixture
+def domain_events(_domain_events: Any) -> Any:
+    """The domain events of what the test commits (tests.support.domain_events)."""
+    return _domain_events.skip()
+
+
 @pytest.fixture
 def wallets(api: Any) -> Any:
     from tests.support.api import Wallets
@@ -108,16 +121,50 @@ class LocalStack:
     api: str
     moto: str
     resources: dict[str, str]
+    events_file: Path  # the domain events' details, one JSON per line (--events-file)
+    events_received: list[tuple[dict[str, str], dict[str, Any]]]  # (headers, detail) POSTed to --events-url
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.moto)
 
 
+#: The key the local stack sends the domain events to the test's endpoint with (x-api-key).
+EVENTS_API_KEY = "local-events-key"
+
+
+def _events_endpoint() -> tuple[str, list[tuple[dict[str, str], dict[str, Any]]]]:
+    """A client backend's endpoint for the domain events, as EventsEndpointUrl would name it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[tuple[dict[str, str], dict[str, Any]]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            received.append((dict(self.headers), json.loads(body)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            """Quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/events", received
+
+
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """`python -m local` in a subprocess, exactly as `make run` starts it, on free ports."""
-    log = tmp_path_factory.mktemp("local-stack") / "stack.log"
-    env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'shared'}"}
+    folder = tmp_path_factory.mktemp("local-stack")
+    log, events_file = folder / "stack.log", folder / "events.jsonl"
+    events_url, events_received = _events_endpoint()
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'shared'}",
+        "LOCAL_EVENTS_API_KEY": EVENTS_API_KEY,
+    }
     with log.open("w") as sink:
         process = subprocess.Popen(  # noqa: S603 - our own module
             [
@@ -131,6 +178,10 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
                 "--quiet",
                 "--no-schedules",
                 *LOCAL_PARAMETERS,
+                "--events-file",
+                str(events_file),
+                "--events-url",
+                events_url,
             ],
             cwd=REPO_ROOT,
             env=env,
@@ -147,7 +198,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
                 if line.startswith("LOCAL_STACK "):
                     info = json.loads(line.removeprefix("LOCAL_STACK "))
             time.sleep(0.1)
-        yield LocalStack(api=info["api"], moto=info["moto"], resources=info["resources"])
+        yield LocalStack(info["api"], info["moto"], info["resources"], events_file, events_received)
     finally:
         process.terminate()
         process.wait(timeout=20)

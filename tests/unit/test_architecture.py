@@ -28,6 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "gateways": {"core", "platform", "store"},
     "flows": {"core", "platform", "store", "kyc", "guards", "ledger", "gateways", "audit"},
     "http": {"core", "platform", "store", "kyc", "guards", "ledger", "gateways", "flows", "audit"},
+    "events": {"core", "platform", "ledger"},
 }
 #: Third-party packages the pure core must never load (cold start, and testability without AWS).
 CORE_FORBIDDEN = ("boto3", "botocore", "pynamodb", "pydantic", "aws_lambda_powertools", "razorpay", "stripe")

@@ -220,3 +220,36 @@ def test_an_index_query_answers_the_matching_items_in_index_order_and_pages(hist
     filtered = {**pending, "FilterExpression": "pk = :me"}
     filtered["ExpressionAttributeValues"] = {**pending["ExpressionAttributeValues"], ":me": {"S": "USER#2"}}
     assert [item["sk"]["S"] for item in history.query(TableName=TABLE, **filtered)["Items"]] == ["TXN#9"]
+
+
+def test_a_stream_keeps_its_latest_records_with_their_sequence_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from local import moto_dynamodb
+    from local.streams import read_shard, streams_client
+
+    monkeypatch.setattr(moto_dynamodb, "STREAM_KEEP", 8)
+    configure_moto()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        stream = client.create_table(
+            TableName=FLAT,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )["TableDescription"]["LatestStreamArn"]
+        streams = streams_client("us-east-1")
+        (shard,) = streams.describe_stream(StreamArn=stream)["StreamDescription"]["Shards"]
+        assert read_shard(streams, stream, shard["ShardId"], None)[0] == []
+        for number in range(3):
+            client.put_item(TableName=FLAT, Item={"pk": {"S": f"item-{number}"}})
+        early, _ = read_shard(streams, stream, shard["ShardId"], None)
+        for number in range(3, 11):  # 11 records: over 8 * 5/4, trimmed to the latest 8
+            client.put_item(TableName=FLAT, Item={"pk": {"S": f"item-{number}"}})
+        kept, _ = read_shard(streams, stream, shard["ShardId"], None)
+        assert [r["dynamodb"]["NewImage"]["pk"]["S"] for r in kept] == [f"item-{n}" for n in range(3, 11)]
+        numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in early + kept]
+        assert numbers == list(range(numbers[0], numbers[0] + 11))  # unchanged by the trim
+        after_two, _ = read_shard(streams, stream, shard["ShardId"], kept[-2]["dynamodb"]["SequenceNumber"])
+        assert [r["dynamodb"]["NewImage"]["pk"]["S"] for r in after_two] == ["item-10"]
+        with pytest.raises(ClientError, match="TrimmedDataAccessException"):
+            read_shard(streams, stream, shard["ShardId"], early[0]["dynamodb"]["SequenceNumber"])

@@ -275,3 +275,60 @@ def test_the_dashboard_shows_metrics_the_code_emits() -> None:
     assert ours
     assert set(ours) <= emitted, set(ours) - emitted
     assert "GatewayLatency" in emitted  # the SEARCH widget's metric
+
+
+def test_domain_events_come_from_the_ledger_stream_in_order_and_are_never_skipped() -> None:
+    table = RESOURCES["LedgerTable"]["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    source = RESOURCES["DomainEventsFunction"]["Properties"]["Events"]["LedgerStream"]
+    assert source["Type"] == "DynamoDB"
+    props = source["Properties"]
+    assert props["Stream"] == {"Fn::GetAtt": ["LedgerTable", "StreamArn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # retried from the failed record
+    assert (props["ParallelizationFactor"], props["MaximumRetryAttempts"]) == (1, -1)  # in order, until published
+    assert props["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["DomainEventsFailuresQueue", "Arn"]
+    }
+    assert {"DomainEventsLagAlarm", "DomainEventsUnpublishedAlarm"} <= RESOURCES.keys()
+    bus_name = SAM["Resources"]["DomainEventsFunction"]["Properties"]["Environment"]["Variables"]["EVENT_BUS_NAME"]
+    assert bus_name == {"Ref": "DomainEventBus"}
+
+
+def _events_endpoint_resources(url: str) -> dict[str, Any]:
+    cfn = to_cloudformation(SAM, {"Environment": "dev", "EventsEndpointUrl": url})["Resources"]
+    return {name: res for name, res in cfn.items() if name.startswith("EventsEndpoint")}
+
+
+def test_the_events_endpoint_is_an_api_destination_only_when_asked_for() -> None:
+    """EventBridge delivers to the user's endpoint (retries, a dead-letter queue, the key in a
+    secret of the stack): no HTTP sender of ours. Without a URL the resources are not created."""
+    endpoint = _events_endpoint_resources("https://backend.example.com/hooks/wallet")
+    assert {res["Condition"] for res in endpoint.values()} == {"EventsEndpoint"}
+    rule = endpoint["EventsEndpointRule"]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "DomainEventBus"}
+    assert rule["EventPattern"] == {"source": ["serverless-wallet"]}
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["EventsEndpointDestination", "Arn"]}
+    assert target["InputPath"] == "$.detail"  # the body is the event as docs/events/ describes it
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventsEndpointFailuresQueue", "Arn"]}
+    assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 86400
+    destination = endpoint["EventsEndpointDestination"]["Properties"]
+    assert (destination["InvocationEndpoint"], destination["HttpMethod"]) == ({"Ref": "EventsEndpointUrl"}, "POST")
+    auth = endpoint["EventsEndpointConnection"]["Properties"]["AuthParameters"]["ApiKeyAuthParameters"]
+    assert "resolve:secretsmanager" in auth["ApiKeyValue"]["Fn::Sub"]  # never a parameter in clear
+    (statement,) = endpoint["EventsEndpointRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "events:InvokeApiDestination"
+    assert statement["Resource"] == {"Fn::GetAtt": ["EventsEndpointDestination", "Arn"]}
+    from payments.events.domain import SOURCE
+
+    assert rule["EventPattern"]["source"] == [SOURCE]
+
+
+def test_the_local_stack_creates_the_events_endpoint_too() -> None:
+    from local.iam import Requirement
+    from local.stack import offline_policies
+
+    policies = offline_policies({"EventsEndpointUrl": "https://backend.example.com/hooks/wallet"})
+    publish = Requirement("events:PutEvents", "<DomainEventBus>")
+    assert policies.allowing("DomainEventsFunction", publish) == ["PublishDomainEvents"]
+    assert policies.allowing("DomainEventsFunction", Requirement("events:PutEvents", "<default>")) == []

@@ -1,0 +1,82 @@
+"""Where the domain events go on the local stack, in place of the deployed API destination.
+
+An EventBridge rule on the stack's bus (in moto: its pattern matching is the one that decides)
+sends every domain event to a local queue; :meth:`EventDelivery.drain` takes them from there and
+prints one line per event, appends the detail to a JSON-lines file when one is set, and POSTs the
+detail to a URL when one is set - the body and the API-key header the deployed API destination
+sends (``EventsEndpointUrl``). An event the URL does not take (not 2xx, or no answer) stays in the
+queue and is sent again at the next drain, as EventBridge retries.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local.provision import Stack
+from payments.events.domain import SOURCE
+
+
+@dataclass
+class EventDelivery:
+    stack: Stack
+    region: str
+    url: str | None = None
+    api_key: str = ""
+    api_key_header: str = "x-api-key"
+    file: Path | None = None
+    echo: bool = False  # print one line per event (make run)
+    delivered: list[dict[str, Any]] = field(default_factory=list)  # envelopes, in delivery order
+
+    def __post_init__(self) -> None:
+        events = boto3.client("events", region_name=self.region)
+        self._sqs = boto3.client("sqs", region_name=self.region)
+        bus = self.stack.physical["DomainEventBus"]
+        self._queue = self._sqs.create_queue(QueueName=f"{self.stack.name}-local-events")["QueueUrl"]
+        queue_arn = self._sqs.get_queue_attributes(QueueUrl=self._queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        rule = f"{self.stack.name}-local-delivery"
+        events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": [SOURCE]}))
+        events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "local-delivery", "Arn": queue_arn}])
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Deliver what is on the bus now; the envelopes delivered by this call."""
+        done: list[dict[str, Any]] = []
+        while True:
+            received = self._sqs.receive_message(QueueUrl=self._queue, MaxNumberOfMessages=10, VisibilityTimeout=0)
+            messages = received.get("Messages", [])
+            if not messages:
+                return done
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                if not self._deliver(envelope):
+                    return done  # the URL refused: this one and the rest wait for the next drain
+                self._sqs.delete_message(QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"])
+                done.append(envelope)
+                self.delivered.append(envelope)
+
+    def _deliver(self, envelope: dict[str, Any]) -> bool:
+        detail = envelope["detail"]
+        if self.url:
+            import requests
+
+            try:
+                answer = requests.post(self.url, json=detail, headers={self.api_key_header: self.api_key}, timeout=5)
+            except requests.RequestException as exc:
+                print(f"[local] event {detail['id']} not delivered to {self.url}: {exc}", file=sys.stderr)
+                return False
+            if not 200 <= answer.status_code < 300:
+                print(f"[local] event {detail['id']} refused by {self.url}: {answer.status_code}", file=sys.stderr)
+                return False
+        if self.file is not None:
+            with self.file.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(detail) + "\n")
+        if self.echo:
+            print(f"[event] {detail['type']} {detail['id']} user={detail['user_id']}", flush=True)
+        return True
