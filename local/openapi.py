@@ -209,7 +209,7 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
     ("POST", "/mock-gateway/checkout/{order_id}/pay"): Doc(
         "Pay or decline a Mock order, as the checkout page does (stacks with the Mock only)",
         "mock gateway",
-        errors=("NotFound", "InvalidRequest"),
+        errors=("NotFound",),
         request_example={"action": "pay"},
     ),
     ("POST", "/webhooks/razorpay"): _webhook(

@@ -8,7 +8,6 @@ as a client app does with Razorpay's checkout handler.
 """
 
 import html
-import json
 from http import HTTPStatus
 from typing import Any
 
@@ -16,12 +15,12 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments.core.errors import InvalidRequest
 from payments.core.money import format_minor
 from payments.gateways import registry
 from payments.gateways.base import GatewayName
 from payments.gateways.errors import GatewayRejected
-from payments.http.resolver import create_resolver, error_response, request_text
+from payments.http.bodies import MockPayBody, parse_body
+from payments.http.resolver import create_resolver, error_response
 from payments.http.views import mock_checkout as views
 from payments.platform.observability import logger
 
@@ -86,14 +85,9 @@ def handle_checkout_page(order_id: str) -> Response:
 
 @app.post("/mock-gateway/checkout/<order_id>/pay")
 def handle_checkout_pay(order_id: str) -> views.MockPaymentBody:
-    try:
-        body = json.loads(request_text(app.current_event) or "{}")
-    except ValueError:
-        raise InvalidRequest("The body must be JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The body must be a JSON object")
+    body = parse_body(app, MockPayBody)
     gateway = _gateway()
-    result = gateway.pay(order_id, decline=body.get("action") == "decline")
+    result = gateway.pay(order_id, decline=body.action == "decline")
     return views.paid(result, gateway.order(order_id).reference)
 
 

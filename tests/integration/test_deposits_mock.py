@@ -207,3 +207,19 @@ def test_refusals_are_remembered_under_the_key(wallets: Wallets, api: InProcessA
     again = api.post("DepositInitiateFunction", "/api/v1/payments/deposits/initiate", user_id, body, headers=headers)
     assert first.status == again.status == 400
     assert first.body == again.body
+
+
+def test_the_mock_checkout_takes_pay_or_decline_and_nothing_else(
+    wallets: Wallets, api: InProcessApi, user_id: str
+) -> None:
+    """Any other action once paid the order; it is refused now, as docs/openapi.json says."""
+    started = _start(wallets, user_id)
+    path = f"/mock-gateway/checkout/{started['order_id']}/pay"
+    refused = api.post(
+        "MockCheckoutFunction", path, None, {"action": "refund"}, path_params={"order_id": started["order_id"]}
+    )
+    assert (refused.status, refused.body["error"]["code"]) == (422, "VALIDATION_ERROR")
+    assert wallets.transaction(user_id, started["transaction_id"])["status"] == "PENDING"
+    paid = api.post("MockCheckoutFunction", path, None, {}, path_params={"order_id": started["order_id"]})
+    assert paid.status == 200, paid.body  # pay is the default
+    assert wallets.balance(user_id) == "1000.50"

@@ -513,6 +513,16 @@ export interface components {
         };
         /** @enum {string} */
         MethodType: "CARD" | "UPI" | "NETBANKING" | "WALLET" | "BANK_TRANSFER";
+        /** @description What the Mock checkout's buttons send (stacks with the Mock only). */
+        MockPayRequest: {
+            /**
+             * Action
+             * @description pay the order, or decline it as a bank would
+             * @default pay
+             * @enum {string}
+             */
+            action?: "pay" | "decline";
+        };
         MockPayment: {
             /** Order Id */
             order_id: string;
@@ -1908,7 +1918,7 @@ export interface operations {
                  *       "action": "pay"
                  *     }
                  */
-                "application/json": Record<string, never>;
+                "application/json": components["schemas"]["MockPayRequest"];
             };
         };
         responses: {
@@ -1921,7 +1931,7 @@ export interface operations {
                     "application/json": components["schemas"]["MockPayment"];
                 };
             };
-            /** @description Bad Request: `VALIDATION_ERROR` */
+            /** @description Bad Request: `VALIDATION_ERROR`, `CARD_DATA_REFUSED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1932,6 +1942,15 @@ export interface operations {
             };
             /** @description Not Found: `NOT_FOUND` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unprocessable Entity: `VALIDATION_ERROR` */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -110,7 +110,7 @@ class Forbidden(PaymentError):
 class Unauthorized(PaymentError):
     code = "UNAUTHORIZED"
     status = HTTPStatus.UNAUTHORIZED
-    default_message = "Unauthorized"
+    default_message = "Missing or invalid bearer token"  # what API Gateway answers (template)
 
 
 class InvalidRequest(PaymentError):

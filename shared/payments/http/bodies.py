@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -92,6 +92,12 @@ class KycBody(_Body):
     _upper = field_validator("kyc_level", mode="before")(
         lambda value: value.upper() if isinstance(value, str) else value
     )
+
+
+class MockPayBody(_Body):
+    """What the Mock checkout's buttons send (stacks with the Mock only)."""
+
+    action: Literal["pay", "decline"] = Field("pay", description="pay the order, or decline it as a bank would")
 
 
 class RefundBody(_Body):
