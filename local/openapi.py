@@ -523,6 +523,7 @@ def generate() -> dict[str, Any]:
         "servers": [{"url": "http://127.0.0.1:3000", "description": "`make run`"}],
         "tags": [{"name": name} for name in dict.fromkeys(doc.tag for doc in OPERATIONS.values())],
         "paths": paths,
+        "webhooks": _domain_event_webhooks(components),
         "components": {
             "securitySchemes": {
                 "bearerAuth": {
@@ -556,6 +557,51 @@ def generate() -> dict[str, Any]:
             "schemas": dict(sorted(components.schemas.items())),
         },
     }
+
+
+def _domain_event_webhooks(components: Components) -> dict[str, Any]:
+    """The domain events the stack POSTs to the user's endpoint (``EventsEndpointUrl``), as OpenAPI
+    webhooks: the bodies are docs/events/ (local/event_schemas.py), named ``<Type>Event``."""
+    from local import event_schemas
+
+    found = {}
+    for filename, schema in event_schemas.schemas().items():
+        event_type = filename.removesuffix(".json")
+        name = "".join(part.capitalize() for part in event_type.split(".")) + "Event"
+        schema = {key: value for key, value in schema.items() if key not in ("$schema", "$id", "title")}
+        for data_name, definition in schema.pop("$defs").items():
+            components.schemas[f"{name}Data"] = {key: value for key, value in definition.items() if key != "title"}
+            schema = json.loads(
+                json.dumps(schema).replace(f'"#/$defs/{data_name}"', f'"{REF.format(model=name + "Data")}"')
+            )
+        components.schemas[name] = schema
+        found[event_type] = {
+            "post": {
+                "summary": f"{event_type} (domain event, sent to EventsEndpointUrl)",
+                "description": "Sent by the stack's EventBridge API destination, at least once: dedupe by `id` "
+                "(docs/events/README.md). Answer 2xx; anything else is sent again for 24 hours.",
+                "tags": ["domain events"],
+                "parameters": [
+                    {
+                        "name": "x-api-key",
+                        "in": "header",
+                        "required": True,
+                        "description": "The stack's generated key (output `EventsEndpointKeySecretArn`; the header "
+                        "name is the `EventsEndpointApiKeyName` parameter): refuse a request without it",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": REF.format(model=name)}}},
+                },
+                "responses": {
+                    "2XX": {"description": "Taken: it is not sent again"},
+                    "default": {"description": "Not taken: EventBridge sends it again, then to the dead-letter queue"},
+                },
+            }
+        }
+    return found
 
 
 def _error_schema() -> dict[str, Any]:

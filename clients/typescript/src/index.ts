@@ -40,5 +40,6 @@ export {
   PaymentsController,
   type PaymentsState,
 } from "./paymentsController.js";
-export type { components, operations, paths } from "./schema.js";
+export type { components, operations, paths, webhooks } from "./schema.js";
 export type { RetryOptions } from "./transport.js";
+export type { DomainEvent, DomainEventType } from "./events.js";

@@ -298,7 +298,620 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "deposit.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * deposit.completed (domain event, sent to EventsEndpointUrl)
+         * @description Sent by the stack's EventBridge API destination, at least once: dedupe by `id` (docs/events/README.md). Answer 2xx; anything else is sent again for 24 hours.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The stack's generated key (output `EventsEndpointKeySecretArn`; the header name is the `EventsEndpointApiKeyName` parameter): refuse a request without it */
+                    "x-api-key": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DepositCompletedEvent"];
+                };
+            };
+            responses: {
+                /** @description Taken: it is not sent again */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not taken: EventBridge sends it again, then to the dead-letter queue */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "deposit.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * deposit.failed (domain event, sent to EventsEndpointUrl)
+         * @description Sent by the stack's EventBridge API destination, at least once: dedupe by `id` (docs/events/README.md). Answer 2xx; anything else is sent again for 24 hours.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The stack's generated key (output `EventsEndpointKeySecretArn`; the header name is the `EventsEndpointApiKeyName` parameter): refuse a request without it */
+                    "x-api-key": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DepositFailedEvent"];
+                };
+            };
+            responses: {
+                /** @description Taken: it is not sent again */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not taken: EventBridge sends it again, then to the dead-letter queue */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "deposit.returned": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * deposit.returned (domain event, sent to EventsEndpointUrl)
+         * @description Sent by the stack's EventBridge API destination, at least once: dedupe by `id` (docs/events/README.md). Answer 2xx; anything else is sent again for 24 hours.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The stack's generated key (output `EventsEndpointKeySecretArn`; the header name is the `EventsEndpointApiKeyName` parameter): refuse a request without it */
+                    "x-api-key": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DepositReturnedEvent"];
+                };
+            };
+            responses: {
+                /** @description Taken: it is not sent again */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not taken: EventBridge sends it again, then to the dead-letter queue */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "dispute.closed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * dispute.closed (domain event, sent to EventsEndpointUrl)
+         * @description Sent by the stack's EventBridge API destination, at least once: dedupe by `id` (docs/events/README.md). Answer 2xx; anything else is sent again for 24 hours.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The stack's generated key (output `EventsEndpointKeySecretArn`; the header name is the `EventsEndpointApiKeyName` parameter): refuse a request without it */
+                    "x-api-key": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DisputeClosedEvent"];
+                };
+            };
+            responses: {
+                /** @description Taken: it is not sent again */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not taken: EventBridge sends it again, then to the dead-letter queue */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "dispute.opened": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * dispute.opened (domain event, sent to EventsEndpointUrl)
+         * @description Sent by the stack's EventBridge API destination, at least once: dedupe by `id` (docs/events/README.md). Answer 2xx; anything else is sent again for 24 hours.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The stack's generated key (output `EventsEndpointKeySecretArn`; the header name is the `EventsEndpointApiKeyName` parameter): refuse a request without it */
+                    "x-api-key": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DisputeOpenedEvent"];
+                };
+            };
+            responses: {
+                /** @description Taken: it is not sent again */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not taken: EventBridge sends it again, then to the dead-letter queue */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "refund.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * refund.completed (domain event, sent to EventsEndpointUrl)
+         * @description Sent by the stack's EventBridge API destination, at least once: dedupe by `id` (docs/events/README.md). Answer 2xx; anything else is sent again for 24 hours.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The stack's generated key (output `EventsEndpointKeySecretArn`; the header name is the `EventsEndpointApiKeyName` parameter): refuse a request without it */
+                    "x-api-key": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["RefundCompletedEvent"];
+                };
+            };
+            responses: {
+                /** @description Taken: it is not sent again */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not taken: EventBridge sends it again, then to the dead-letter queue */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "refund.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * refund.failed (domain event, sent to EventsEndpointUrl)
+         * @description Sent by the stack's EventBridge API destination, at least once: dedupe by `id` (docs/events/README.md). Answer 2xx; anything else is sent again for 24 hours.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The stack's generated key (output `EventsEndpointKeySecretArn`; the header name is the `EventsEndpointApiKeyName` parameter): refuse a request without it */
+                    "x-api-key": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["RefundFailedEvent"];
+                };
+            };
+            responses: {
+                /** @description Taken: it is not sent again */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not taken: EventBridge sends it again, then to the dead-letter queue */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "refund.reversed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * refund.reversed (domain event, sent to EventsEndpointUrl)
+         * @description Sent by the stack's EventBridge API destination, at least once: dedupe by `id` (docs/events/README.md). Answer 2xx; anything else is sent again for 24 hours.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The stack's generated key (output `EventsEndpointKeySecretArn`; the header name is the `EventsEndpointApiKeyName` parameter): refuse a request without it */
+                    "x-api-key": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["RefundReversedEvent"];
+                };
+            };
+            responses: {
+                /** @description Taken: it is not sent again */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not taken: EventBridge sends it again, then to the dead-letter queue */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "withdrawal.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * withdrawal.completed (domain event, sent to EventsEndpointUrl)
+         * @description Sent by the stack's EventBridge API destination, at least once: dedupe by `id` (docs/events/README.md). Answer 2xx; anything else is sent again for 24 hours.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The stack's generated key (output `EventsEndpointKeySecretArn`; the header name is the `EventsEndpointApiKeyName` parameter): refuse a request without it */
+                    "x-api-key": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WithdrawalCompletedEvent"];
+                };
+            };
+            responses: {
+                /** @description Taken: it is not sent again */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not taken: EventBridge sends it again, then to the dead-letter queue */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "withdrawal.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * withdrawal.failed (domain event, sent to EventsEndpointUrl)
+         * @description Sent by the stack's EventBridge API destination, at least once: dedupe by `id` (docs/events/README.md). Answer 2xx; anything else is sent again for 24 hours.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The stack's generated key (output `EventsEndpointKeySecretArn`; the header name is the `EventsEndpointApiKeyName` parameter): refuse a request without it */
+                    "x-api-key": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WithdrawalFailedEvent"];
+                };
+            };
+            responses: {
+                /** @description Taken: it is not sent again */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not taken: EventBridge sends it again, then to the dead-letter queue */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "withdrawal.reversed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * withdrawal.reversed (domain event, sent to EventsEndpointUrl)
+         * @description Sent by the stack's EventBridge API destination, at least once: dedupe by `id` (docs/events/README.md). Answer 2xx; anything else is sent again for 24 hours.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The stack's generated key (output `EventsEndpointKeySecretArn`; the header name is the `EventsEndpointApiKeyName` parameter): refuse a request without it */
+                    "x-api-key": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WithdrawalReversedEvent"];
+                };
+            };
+            responses: {
+                /** @description Taken: it is not sent again */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not taken: EventBridge sends it again, then to the dead-letter queue */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "kyc.changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * kyc.changed (domain event, sent to EventsEndpointUrl)
+         * @description Sent by the stack's EventBridge API destination, at least once: dedupe by `id` (docs/events/README.md). Answer 2xx; anything else is sent again for 24 hours.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The stack's generated key (output `EventsEndpointKeySecretArn`; the header name is the `EventsEndpointApiKeyName` parameter): refuse a request without it */
+                    "x-api-key": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["KycChangedEvent"];
+                };
+            };
+            responses: {
+                /** @description Taken: it is not sent again */
+                "2XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not taken: EventBridge sends it again, then to the dead-letter queue */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         Balance: {
@@ -331,6 +944,61 @@ export interface components {
             /** Decision */
             decision: string;
         };
+        /** @description The detail of a deposit.completed event (EventBridge source 'serverless-wallet', detail-type 'deposit.completed'); the same id on every delivery of it: dedupe by id. */
+        DepositCompletedEvent: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "deposit.completed";
+            /**
+             * Version
+             * @constant
+             */
+            version: "1";
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /** User Id */
+            user_id: string;
+            data: components["schemas"]["DepositCompletedEventData"];
+        };
+        /** @description What a transaction event says about the transaction, as it stands after the change. */
+        DepositCompletedEventData: {
+            /** Transaction Id */
+            transaction_id: string;
+            /**
+             * Type
+             * @enum {unknown}
+             */
+            type: "DEPOSIT";
+            /**
+             * Status
+             * @enum {unknown}
+             */
+            status: "COMPLETED";
+            /** Amount */
+            amount: string;
+            /** Currency */
+            currency: string;
+            /** Reference Id */
+            reference_id: string | null;
+            /** Gateway */
+            gateway: string | null;
+            /** Failure Reason */
+            failure_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Parent Transaction Id */
+            parent_transaction_id?: string;
+        };
         DepositConfirmRequest: {
             /** Transaction Id */
             transaction_id: string;
@@ -352,6 +1020,61 @@ export interface components {
             amount: string;
             /** Currency */
             currency: string;
+        };
+        /** @description The detail of a deposit.failed event (EventBridge source 'serverless-wallet', detail-type 'deposit.failed'); the same id on every delivery of it: dedupe by id. */
+        DepositFailedEvent: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "deposit.failed";
+            /**
+             * Version
+             * @constant
+             */
+            version: "1";
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /** User Id */
+            user_id: string;
+            data: components["schemas"]["DepositFailedEventData"];
+        };
+        /** @description What a transaction event says about the transaction, as it stands after the change. */
+        DepositFailedEventData: {
+            /** Transaction Id */
+            transaction_id: string;
+            /**
+             * Type
+             * @enum {unknown}
+             */
+            type: "DEPOSIT";
+            /**
+             * Status
+             * @enum {unknown}
+             */
+            status: "CANCELLED" | "FAILED";
+            /** Amount */
+            amount: string;
+            /** Currency */
+            currency: string;
+            /** Reference Id */
+            reference_id: string | null;
+            /** Gateway */
+            gateway: string | null;
+            /** Failure Reason */
+            failure_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Parent Transaction Id */
+            parent_transaction_id?: string;
         };
         DepositInitiateRequest: {
             /**
@@ -390,6 +1113,184 @@ export interface components {
             /** Client Secret */
             client_secret?: string;
         };
+        /** @description The detail of a deposit.returned event (EventBridge source 'serverless-wallet', detail-type 'deposit.returned'); the same id on every delivery of it: dedupe by id. */
+        DepositReturnedEvent: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "deposit.returned";
+            /**
+             * Version
+             * @constant
+             */
+            version: "1";
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /** User Id */
+            user_id: string;
+            data: components["schemas"]["DepositReturnedEventData"];
+        };
+        /** @description What a transaction event says about the transaction, as it stands after the change. */
+        DepositReturnedEventData: {
+            /** Transaction Id */
+            transaction_id: string;
+            /**
+             * Type
+             * @enum {unknown}
+             */
+            type: "DEPOSIT";
+            /**
+             * Status
+             * @enum {unknown}
+             */
+            status: "REVERSED";
+            /** Amount */
+            amount: string;
+            /** Currency */
+            currency: string;
+            /** Reference Id */
+            reference_id: string | null;
+            /** Gateway */
+            gateway: string | null;
+            /** Failure Reason */
+            failure_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Parent Transaction Id */
+            parent_transaction_id?: string;
+        };
+        /** @description The detail of a dispute.closed event (EventBridge source 'serverless-wallet', detail-type 'dispute.closed'); the same id on every delivery of it: dedupe by id. */
+        DisputeClosedEvent: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "dispute.closed";
+            /**
+             * Version
+             * @constant
+             */
+            version: "1";
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /** User Id */
+            user_id: string;
+            data: components["schemas"]["DisputeClosedEventData"];
+        };
+        /** @description What a transaction event says about the transaction, as it stands after the change. */
+        DisputeClosedEventData: {
+            /** Transaction Id */
+            transaction_id: string;
+            /**
+             * Type
+             * @enum {unknown}
+             */
+            type: "CHARGEBACK";
+            /**
+             * Status
+             * @enum {unknown}
+             */
+            status: "COMPLETED" | "REVERSED";
+            /** Amount */
+            amount: string;
+            /** Currency */
+            currency: string;
+            /** Reference Id */
+            reference_id: string | null;
+            /** Gateway */
+            gateway: string | null;
+            /** Failure Reason */
+            failure_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Parent Transaction Id */
+            parent_transaction_id: string;
+            /** Dispute Id */
+            dispute_id: string;
+            /** Shortfall */
+            shortfall: string;
+            /**
+             * Outcome
+             * @enum {unknown}
+             */
+            outcome: "LOST" | "WON";
+        };
+        /** @description The detail of a dispute.opened event (EventBridge source 'serverless-wallet', detail-type 'dispute.opened'); the same id on every delivery of it: dedupe by id. */
+        DisputeOpenedEvent: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "dispute.opened";
+            /**
+             * Version
+             * @constant
+             */
+            version: "1";
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /** User Id */
+            user_id: string;
+            data: components["schemas"]["DisputeOpenedEventData"];
+        };
+        /** @description What a transaction event says about the transaction, as it stands after the change. */
+        DisputeOpenedEventData: {
+            /** Transaction Id */
+            transaction_id: string;
+            /**
+             * Type
+             * @enum {unknown}
+             */
+            type: "CHARGEBACK";
+            /**
+             * Status
+             * @enum {unknown}
+             */
+            status: "PENDING";
+            /** Amount */
+            amount: string;
+            /** Currency */
+            currency: string;
+            /** Reference Id */
+            reference_id: string | null;
+            /** Gateway */
+            gateway: string | null;
+            /** Failure Reason */
+            failure_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Parent Transaction Id */
+            parent_transaction_id: string;
+            /** Dispute Id */
+            dispute_id: string;
+            /** Shortfall */
+            shortfall: string;
+        };
         Error: {
             /** @constant */
             success: false;
@@ -421,6 +1322,35 @@ export interface components {
                     [key: string]: unknown;
                 };
             };
+        };
+        /** @description The detail of a kyc.changed event (EventBridge source 'serverless-wallet', detail-type 'kyc.changed'); the same id on every delivery of it: dedupe by id. */
+        KycChangedEvent: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "kyc.changed";
+            /**
+             * Version
+             * @constant
+             */
+            version: "1";
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /** User Id */
+            user_id: string;
+            data: components["schemas"]["KycChangedEventData"];
+        };
+        KycChangedEventData: {
+            /** From Level */
+            from_level: string | null;
+            /** To Level */
+            to_level: string;
         };
         /**
          * @description The KYC tiers of the spec; what each allows is :mod:`payments.kyc.tiers`.
@@ -553,6 +1483,120 @@ export interface components {
             /** Gateway Refund Id */
             gateway_refund_id: string | null;
         };
+        /** @description The detail of a refund.completed event (EventBridge source 'serverless-wallet', detail-type 'refund.completed'); the same id on every delivery of it: dedupe by id. */
+        RefundCompletedEvent: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "refund.completed";
+            /**
+             * Version
+             * @constant
+             */
+            version: "1";
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /** User Id */
+            user_id: string;
+            data: components["schemas"]["RefundCompletedEventData"];
+        };
+        /** @description What a transaction event says about the transaction, as it stands after the change. */
+        RefundCompletedEventData: {
+            /** Transaction Id */
+            transaction_id: string;
+            /**
+             * Type
+             * @enum {unknown}
+             */
+            type: "REFUND";
+            /**
+             * Status
+             * @enum {unknown}
+             */
+            status: "COMPLETED";
+            /** Amount */
+            amount: string;
+            /** Currency */
+            currency: string;
+            /** Reference Id */
+            reference_id: string | null;
+            /** Gateway */
+            gateway: string | null;
+            /** Failure Reason */
+            failure_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Parent Transaction Id */
+            parent_transaction_id?: string;
+            /** Wallet Debited */
+            wallet_debited: boolean;
+        };
+        /** @description The detail of a refund.failed event (EventBridge source 'serverless-wallet', detail-type 'refund.failed'); the same id on every delivery of it: dedupe by id. */
+        RefundFailedEvent: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "refund.failed";
+            /**
+             * Version
+             * @constant
+             */
+            version: "1";
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /** User Id */
+            user_id: string;
+            data: components["schemas"]["RefundFailedEventData"];
+        };
+        /** @description What a transaction event says about the transaction, as it stands after the change. */
+        RefundFailedEventData: {
+            /** Transaction Id */
+            transaction_id: string;
+            /**
+             * Type
+             * @enum {unknown}
+             */
+            type: "REFUND";
+            /**
+             * Status
+             * @enum {unknown}
+             */
+            status: "FAILED";
+            /** Amount */
+            amount: string;
+            /** Currency */
+            currency: string;
+            /** Reference Id */
+            reference_id: string | null;
+            /** Gateway */
+            gateway: string | null;
+            /** Failure Reason */
+            failure_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Parent Transaction Id */
+            parent_transaction_id?: string;
+            /** Wallet Debited */
+            wallet_debited: boolean;
+        };
         RefundRequest: {
             /** Transaction Id */
             transaction_id: string;
@@ -568,6 +1612,63 @@ export interface components {
              * @default null
              */
             reason?: string | null;
+        };
+        /** @description The detail of a refund.reversed event (EventBridge source 'serverless-wallet', detail-type 'refund.reversed'); the same id on every delivery of it: dedupe by id. */
+        RefundReversedEvent: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "refund.reversed";
+            /**
+             * Version
+             * @constant
+             */
+            version: "1";
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /** User Id */
+            user_id: string;
+            data: components["schemas"]["RefundReversedEventData"];
+        };
+        /** @description What a transaction event says about the transaction, as it stands after the change. */
+        RefundReversedEventData: {
+            /** Transaction Id */
+            transaction_id: string;
+            /**
+             * Type
+             * @enum {unknown}
+             */
+            type: "REFUND";
+            /**
+             * Status
+             * @enum {unknown}
+             */
+            status: "REVERSED";
+            /** Amount */
+            amount: string;
+            /** Currency */
+            currency: string;
+            /** Reference Id */
+            reference_id: string | null;
+            /** Gateway */
+            gateway: string | null;
+            /** Failure Reason */
+            failure_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Parent Transaction Id */
+            parent_transaction_id?: string;
+            /** Wallet Debited */
+            wallet_debited: boolean;
         };
         Transaction: {
             /** Id */
@@ -613,6 +1714,116 @@ export interface components {
             /** Transaction Id */
             transaction_id: string | null;
         };
+        /** @description The detail of a withdrawal.completed event (EventBridge source 'serverless-wallet', detail-type 'withdrawal.completed'); the same id on every delivery of it: dedupe by id. */
+        WithdrawalCompletedEvent: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "withdrawal.completed";
+            /**
+             * Version
+             * @constant
+             */
+            version: "1";
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /** User Id */
+            user_id: string;
+            data: components["schemas"]["WithdrawalCompletedEventData"];
+        };
+        /** @description What a transaction event says about the transaction, as it stands after the change. */
+        WithdrawalCompletedEventData: {
+            /** Transaction Id */
+            transaction_id: string;
+            /**
+             * Type
+             * @enum {unknown}
+             */
+            type: "WITHDRAWAL";
+            /**
+             * Status
+             * @enum {unknown}
+             */
+            status: "COMPLETED";
+            /** Amount */
+            amount: string;
+            /** Currency */
+            currency: string;
+            /** Reference Id */
+            reference_id: string | null;
+            /** Gateway */
+            gateway: string | null;
+            /** Failure Reason */
+            failure_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Parent Transaction Id */
+            parent_transaction_id?: string;
+        };
+        /** @description The detail of a withdrawal.failed event (EventBridge source 'serverless-wallet', detail-type 'withdrawal.failed'); the same id on every delivery of it: dedupe by id. */
+        WithdrawalFailedEvent: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "withdrawal.failed";
+            /**
+             * Version
+             * @constant
+             */
+            version: "1";
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /** User Id */
+            user_id: string;
+            data: components["schemas"]["WithdrawalFailedEventData"];
+        };
+        /** @description What a transaction event says about the transaction, as it stands after the change. */
+        WithdrawalFailedEventData: {
+            /** Transaction Id */
+            transaction_id: string;
+            /**
+             * Type
+             * @enum {unknown}
+             */
+            type: "WITHDRAWAL";
+            /**
+             * Status
+             * @enum {unknown}
+             */
+            status: "CANCELLED" | "FAILED";
+            /** Amount */
+            amount: string;
+            /** Currency */
+            currency: string;
+            /** Reference Id */
+            reference_id: string | null;
+            /** Gateway */
+            gateway: string | null;
+            /** Failure Reason */
+            failure_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Parent Transaction Id */
+            parent_transaction_id?: string;
+        };
         WithdrawalInitiateRequest: {
             /**
              * Amount
@@ -627,6 +1838,61 @@ export interface components {
              * @default null
              */
             description?: string | null;
+        };
+        /** @description The detail of a withdrawal.reversed event (EventBridge source 'serverless-wallet', detail-type 'withdrawal.reversed'); the same id on every delivery of it: dedupe by id. */
+        WithdrawalReversedEvent: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "withdrawal.reversed";
+            /**
+             * Version
+             * @constant
+             */
+            version: "1";
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /** User Id */
+            user_id: string;
+            data: components["schemas"]["WithdrawalReversedEventData"];
+        };
+        /** @description What a transaction event says about the transaction, as it stands after the change. */
+        WithdrawalReversedEventData: {
+            /** Transaction Id */
+            transaction_id: string;
+            /**
+             * Type
+             * @enum {unknown}
+             */
+            type: "ADJUSTMENT";
+            /**
+             * Status
+             * @enum {unknown}
+             */
+            status: "COMPLETED";
+            /** Amount */
+            amount: string;
+            /** Currency */
+            currency: string;
+            /** Reference Id */
+            reference_id: string | null;
+            /** Gateway */
+            gateway: string | null;
+            /** Failure Reason */
+            failure_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Parent Transaction Id */
+            parent_transaction_id?: string;
         };
         WithdrawalStarted: {
             /** Success */
