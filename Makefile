@@ -14,7 +14,7 @@ ROLES ?= user
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint templates checkov browser unit integration e2e faults iam smoke reconcile reconcile-gateways audit-verify openapi bench token build deploy clean
+.PHONY: help venv run test lint templates checkov browser unit integration e2e faults iam smoke reconcile reconcile-gateways replay-events audit-verify openapi bench token build deploy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -124,6 +124,9 @@ reconcile: venv ## wallets vs their ledger entries and overdue in-flight money: 
 
 reconcile-gateways: venv ## our completed money vs each gateway's records for SINCE..UNTIL (YYYY-MM-DD, UNTIL excluded): make run's stack, or STACK=<deployed stack>
 	$(PY) scripts/reconcile.py --gateways --since "$(SINCE)" --until "$(UNTIL)" $(if $(STACK),--stack-name "$(STACK)",--url http://127.0.0.1:$${PORT:-3000})
+
+replay-events: venv ## publish again the domain events Lambda gave up on (DomainEventsFailuresQueue): make run's stack, or STACK=<deployed stack>
+	$(PY) scripts/reconcile.py --replay-events $(if $(STACK),--stack-name "$(STACK)",--url http://127.0.0.1:$${PORT:-3000})
 
 audit-verify: venv ## walk every audit hash chain, check every ledger entry has its record: make run's stack, or STACK=<deployed stack>
 	$(PY) scripts/audit_verify.py $(if $(STACK),--stack-name "$(STACK)",--url http://127.0.0.1:$${PORT:-3000})

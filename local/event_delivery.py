@@ -4,8 +4,9 @@ An EventBridge rule on the stack's bus (in moto: its pattern matching is the one
 sends every domain event to a local queue; :meth:`EventDelivery.drain` takes them from there and
 prints one line per event, appends the detail to a JSON-lines file when one is set, and POSTs the
 detail to a URL when one is set - the body and the API-key header the deployed API destination
-sends (``EventsEndpointUrl``). An event the URL does not take (not 2xx, or no answer) stays in the
-queue and is sent again at the next drain, as EventBridge retries.
+sends (``EventsEndpointUrl``). As EventBridge does, an event the URL answered 401, 407, 409, 429 or
+5xx (or did not answer) stays in the queue and is sent again at the next drain; any other answer
+sends it to the dead letters at once (``dead_letters``; printed), as a 400 or 404 would on AWS.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import boto3
 from local.provision import Stack
 from payments.events.domain import SOURCE
 
+#: The answers an API destination sends again (besides 5xx and no answer); any other is final.
+RETRIED = frozenset({401, 407, 409, 429})
+
 
 @dataclass
 class EventDelivery:
@@ -32,6 +36,7 @@ class EventDelivery:
     file: Path | None = None
     echo: bool = False  # print one line per event (make run)
     delivered: list[dict[str, Any]] = field(default_factory=list)  # envelopes, in delivery order
+    dead_letters: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (status, envelope)
 
     def __post_init__(self) -> None:
         events = boto3.client("events", region_name=self.region)
@@ -55,28 +60,46 @@ class EventDelivery:
                 return done
             for message in messages:
                 envelope = json.loads(message["Body"])
-                if not self._deliver(envelope):
-                    return done  # the URL refused: this one and the rest wait for the next drain
+                outcome = self._deliver(envelope)
+                if outcome == "retry":
+                    return done  # this one and the rest wait for the next drain
                 self._sqs.delete_message(QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"])
-                done.append(envelope)
-                self.delivered.append(envelope)
+                if outcome == "delivered":
+                    done.append(envelope)
+                    self.delivered.append(envelope)
 
-    def _deliver(self, envelope: dict[str, Any]) -> bool:
+    def _deliver(self, envelope: dict[str, Any]) -> str:
+        """``delivered``, ``retry`` or ``dead`` (EventBridge's API destination rules)."""
         detail = envelope["detail"]
         if self.url:
-            import requests
-
-            try:
-                answer = requests.post(self.url, json=detail, headers={self.api_key_header: self.api_key}, timeout=5)
-            except requests.RequestException as exc:
-                print(f"[local] event {detail['id']} not delivered to {self.url}: {exc}", file=sys.stderr)
-                return False
-            if not 200 <= answer.status_code < 300:
-                print(f"[local] event {detail['id']} refused by {self.url}: {answer.status_code}", file=sys.stderr)
-                return False
+            outcome, status = post_event(self.url, self.api_key_header, self.api_key, detail)
+            if outcome == "dead":
+                self.dead_letters.append((status, envelope))
+            if outcome != "delivered":
+                return outcome
         if self.file is not None:
             with self.file.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(detail) + "\n")
         if self.echo:
             print(f"[event] {detail['type']} {detail['id']} user={detail['user_id']}", flush=True)
-        return True
+        return "delivered"
+
+
+def post_event(url: str, key_header: str, key: str, detail: dict[str, Any]) -> tuple[str, int]:
+    """POST one event's body as the API destination does: ``delivered``, ``retry`` (no answer,
+    401, 407, 409, 429, 5xx) or ``dead`` (any other answer), with the status (0: no answer)."""
+    import requests
+
+    try:
+        answer = requests.post(url, json=detail, headers={key_header: key}, timeout=5)
+    except requests.RequestException as exc:
+        print(f"[local] event {detail['id']} not delivered to {url}: {exc}", file=sys.stderr)
+        return "retry", 0
+    status = answer.status_code
+    if 200 <= status < 300:
+        return "delivered", status
+    if status in RETRIED or status >= 500:
+        print(f"[local] event {detail['id']}: {url} answered {status}; sent again later", file=sys.stderr)
+        return "retry", status
+    print(f"[local] event {detail['id']}: {url} answered {status}; dead letter (not sent again)", file=sys.stderr)
+    return "dead", status

@@ -28,7 +28,6 @@ _ALWAYS: dict[str, tuple[str, ...]] = {
     "dispute.closed": ("parent_transaction_id", "dispute_id", "shortfall", "outcome"),
     "refund.completed": ("wallet_debited",),
     "refund.failed": ("wallet_debited",),
-    "refund.reversed": ("wallet_debited",),
 }
 
 

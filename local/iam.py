@@ -223,6 +223,9 @@ class Policies:
         if service == "dynamodbstreams":
             stream = str(params.get("StreamArn") or str(params.get("ShardIterator", "")).split("|", 1)[0] or "*")
             return [Requirement(action, self.symbol(stream))]
+        if service == "sqs" and "QueueUrl" in params:
+            queue = str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]
+            return [Requirement(action, self.symbol(f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"))]
         if service == "events" and operation == "PutEvents":
             buses = {str(entry.get("EventBusName") or "default") for entry in params.get("Entries", [])}
             return [Requirement(action, self.symbol(_bus_arn(bus))) for bus in sorted(buses)]

@@ -184,9 +184,9 @@ def _install_stream_retention() -> None:
 
     def get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
         if start < self.starting_sequence_number:
-            from moto.dynamodb.exceptions import MockValidationException
+            from moto.core.exceptions import JsonRESTError
 
-            raise MockValidationException(f"TrimmedDataAccessException: record {start} was trimmed from the stream")
+            raise JsonRESTError("TrimmedDataAccessException", f"record {start} was trimmed from the stream")
         return original_get(self, start, quantity)
 
     StreamShard.add, StreamShard.get = add, get  # type: ignore[method-assign]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -117,6 +118,19 @@ def _serialize_in_process_moto() -> None:
     BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
 
 
+def _route_account_endpoints_of_streams() -> None:
+    """botocore calls DynamoDB Streams at its account-based endpoint
+    (``<account>.streams-ddb.<region>.amazonaws.com``), which in-process moto (5.2) does not route;
+    moto server routes by the request's target instead."""
+    from moto import backend_index
+    from moto.dynamodbstreams import urls
+
+    pattern = r"https?://(.+)\.streams-ddb\.(.+)\.amazonaws\.com"
+    if pattern not in urls.url_bases:
+        urls.url_bases.append(pattern)
+        backend_index.backend_url_patterns.insert(0, ("dynamodbstreams", re.compile(pattern)))
+
+
 def moto_lock_released() -> AbstractContextManager[None]:
     return _moto_lock.released()
 
@@ -128,6 +142,7 @@ def configure_moto() -> None:
     from local import moto_dynamodb
 
     moto_dynamodb.install()
+    _route_account_endpoints_of_streams()
     _serialize_in_process_moto()
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     default_user_config["lambda"] = {"use_docker": False}

@@ -198,15 +198,7 @@ def read_shard(
 
 
 def streams_client(region: str) -> Any:
-    """In-process moto matches the streams endpoint only with a trailing "/", which botocore's
-    endpoint does not have; over HTTP (``AWS_ENDPOINT_URL``, ``make run``) the server routes it."""
-    import os
-
-    if os.environ.get("AWS_ENDPOINT_URL"):
-        return boto3.client("dynamodbstreams", region_name=region)
-    return boto3.client(
-        "dynamodbstreams", region_name=region, endpoint_url=f"https://streams.dynamodb.{region}.amazonaws.com/"
-    )
+    return boto3.client("dynamodbstreams", region_name=region)
 
 
 # ---------------------------------------------------------------------- filter patterns

@@ -8,6 +8,11 @@ stack's ``GatewayReconciliationFunction`` for ``[since, until)`` (UTC days; ``un
 instead: our completed money records matched with the gateways' own records
 (``payments.flows.gateway_reconciliation``). Exits 1 when anything differs or a gateway could not be
 asked everything; the report is kept in the ops table too.
+
+``--replay-events`` (``make replay-events``) has the stack's ``DomainEventsFunction`` publish again
+the ledger stream ranges Lambda gave up on (``DomainEventsFailuresQueue``, docs/events/): the same
+event ids, so consumers skip what they already had. Exits 1 when a range could not be published
+or the stream no longer has it.
 """
 
 from __future__ import annotations
@@ -75,6 +80,19 @@ def _gateways(args: argparse.Namespace) -> int:
     return 0 if report["complete"] and not differ else 1
 
 
+def _replay_events(args: argparse.Namespace) -> int:
+    if args.stack_name:
+        report = _deployed(args.stack_name, args.region, "DomainEventsFunction", {"replay": True})()
+    else:
+        report = _local(args.url, "DomainEventsFunction")
+    print(f"published again: {report['ranges']} range(s), {report['records']} stream record(s)")
+    for label in report["gone"]:
+        print(f"GONE     {label}: the stream no longer has it; the ledger and audit trail say what happened")
+    if report["stopped"]:
+        print(f"STOPPED  at {report['stopped']}: publishing failed again (see the function's log)")
+    return 1 if report["gone"] or report["stopped"] else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make reconcile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:3000", help="the local stack (make run)")
@@ -83,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gateways", action="store_true", help="reconcile against the gateways' records instead")
     parser.add_argument("--since", help="with --gateways: first UTC day, YYYY-MM-DD")
     parser.add_argument("--until", help="with --gateways: the UTC day after the last, YYYY-MM-DD (not included)")
+    parser.add_argument("--replay-events", action="store_true", help="publish again the domain events given up on")
     args = parser.parse_args(argv)
+    if args.replay_events:
+        return _replay_events(args)
     if args.gateways:
         if not (args.since and args.until):
             parser.error("--gateways needs --since and --until")

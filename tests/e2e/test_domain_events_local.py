@@ -31,17 +31,18 @@ def test_a_deposit_reaches_the_events_file_and_the_endpoint(local_stack: LocalSt
         f"{local_stack.api}/mock-gateway/checkout/{started.order_id}/pay", json={"action": "pay"}, timeout=30
     )
     assert paid.status_code == 200, paid.text
-    event_id = f"evt_{started.transaction_id}_completed"
 
     def in_file() -> list[dict[str, Any]]:
         lines = local_stack.events_file.read_text().splitlines() if local_stack.events_file.exists() else []
-        return [event for event in map(json.loads, lines) if event["id"] == event_id]
+        return [
+            event for event in map(json.loads, lines) if event["data"].get("transaction_id") == started.transaction_id
+        ]
 
     (event,) = _wait_for(in_file, "deposit.completed in the events file")
     assert (event["type"], event["user_id"], event["data"]["amount"]) == ("deposit.completed", user_id, "75.25")
     assert schema_problems(event) == []
     posted = _wait_for(
-        lambda: [(h, e) for h, e in local_stack.events_received if e["id"] == event_id], "the POST to the endpoint"
+        lambda: [(h, e) for h, e in local_stack.events_received if e["id"] == event["id"]], "the POST to the endpoint"
     )
     headers, detail = posted[0]
     assert detail == event

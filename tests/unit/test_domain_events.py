@@ -4,6 +4,7 @@ the publisher stops at the first record it could not publish."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -45,7 +46,7 @@ def _record(new: dict[str, Any] | None, old: dict[str, Any] | None = None, name:
     if old is not None:
         change["OldImage"] = {key: _serialize(value) for key, value in old.items()}
     event_name = name or ("INSERT" if old is None else "REMOVE" if new is None else "MODIFY")
-    return {"eventName": event_name, "dynamodb": change}
+    return {"eventID": uuid.uuid4().hex, "eventName": event_name, "dynamodb": change}
 
 
 # (type, old status or None for an INSERT, new status, extra attributes) -> event type or None
@@ -68,7 +69,8 @@ CASES = [
     ("REFUND", "PROCESSING", "COMPLETED", {"parent_txn_id": "dep_1"}, "refund.completed"),
     ("REFUND", None, "COMPLETED", {"parent_txn_id": "dep_1"}, "refund.completed"),  # reinstated
     ("REFUND", "PROCESSING", "FAILED", {"parent_txn_id": "dep_1"}, "refund.failed"),
-    ("REFUND", "COMPLETED", "REVERSED", {"parent_txn_id": "dep_1"}, "refund.reversed"),
+    ("REFUND", "COMPLETED", "FAILED", {"parent_txn_id": "dep_1"}, "refund.failed"),  # failed after success
+    ("REFUND", "FAILED", "COMPLETED", {"parent_txn_id": "dep_1"}, "refund.completed"),  # made after all
     ("CHARGEBACK", None, "PENDING", {"parent_txn_id": "dep_1", "dispute_id": "dp_1", "shortfall": 0}, "dispute.opened"),
     ("CHARGEBACK", "PENDING", "REVERSED", {"parent_txn_id": "dep_1", "dispute_id": "dp_1"}, "dispute.closed"),
     ("CHARGEBACK", "PENDING", "COMPLETED", {"parent_txn_id": "dep_1", "dispute_id": "dp_1"}, "dispute.closed"),
@@ -82,9 +84,9 @@ def test_the_mapping_table(kind: str, old: str | None, new: str, extra: dict[str
     event = derive(_record(_txn(kind, new, txn_id, **extra), before))
     assert (event["type"] if event else None) == expected
     if event is not None:
-        assert event["id"] == f"evt_{txn_id}_{new.lower()}"
+        assert event["id"].startswith(f"evt_{txn_id}_{new.lower()}_")
         assert (event["data"]["amount"], event["data"]["status"], event["user_id"]) == ("1500.25", new, "u_1")
-        assert event["occurred_at"] == "2026-03-02T09:05:00Z"
+        assert event["occurred_at"] == "2026-03-02T09:05:00.000000Z"
         assert schema_problems(event) == []
 
 
@@ -117,6 +119,19 @@ def test_a_refund_that_returns_a_late_payment_says_the_wallet_was_not_debited() 
 def _wallet(level: str | None) -> dict[str, Any]:
     item = {"pk": "USER#u_1", "sk": "WALLET", "user_id": "u_1", "balance": 0, "updated_at": UPDATED}
     return item | ({"kyc_level": level} if level else {})
+
+
+def test_an_id_names_the_change_so_a_status_entered_again_is_a_new_event() -> None:
+    """A refund the gateway fails after it completed may be made after all, and fail again:
+    FAILED twice, two changes, two ids - while a redelivered record keeps its id."""
+    failed = _record(_txn("REFUND", "FAILED", "ret_1"), _txn("REFUND", "PROCESSING", "ret_1"))
+    again = _record(_txn("REFUND", "FAILED", "ret_1"), _txn("REFUND", "COMPLETED", "ret_1"))
+    first, second, redelivered = derive(failed), derive(again), derive(dict(failed))
+    assert first is not None
+    assert second is not None
+    assert redelivered == first
+    assert first["id"] != second["id"]
+    assert all(not any(run.isdigit() and len(run) > 6 for run in e["id"].split("_")) for e in (first, second))
 
 
 def test_kyc_changes_and_nothing_else_of_a_wallet() -> None:
@@ -238,3 +253,49 @@ def test_records_without_events_are_passed_over() -> None:
     pending["dynamodb"]["SequenceNumber"] = "7"
     assert publish_batch([pending], bus) == {"batchItemFailures": []}
     assert bus.calls == []
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (200, "delivered"),
+        (204, "delivered"),
+        (429, "retry"),
+        (401, "retry"),
+        (409, "retry"),
+        (503, "retry"),
+        (400, "dead"),
+        (404, "dead"),
+        (422, "dead"),
+    ],
+)
+def test_local_delivery_retries_what_an_api_destination_retries(status: int, outcome: str) -> None:
+    """EventBridge sends an event again after 401, 407, 409, 429, 5xx or no answer; any other 4xx
+    goes to the dead-letter queue at once. The local stack does the same, so an endpoint that
+    answers 404 for "not yet" loses events locally too, not only once deployed."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from local.event_delivery import post_event
+
+    seen: list[str] = []
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.headers["x-api-key"])
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            """Quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/events"
+        assert post_event(url, "x-api-key", "k", {"id": "evt_1"}) == (outcome, status)
+    finally:
+        server.shutdown()
+    assert seen == ["k"]
+    assert post_event("http://127.0.0.1:9/closed", "x-api-key", "k", {"id": "evt_1"}) == ("retry", 0)

@@ -656,57 +656,6 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
-    "refund.reversed": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * refund.reversed (domain event, sent to EventsEndpointUrl)
-         * @description Sent by the stack's EventBridge API destination, at least once: dedupe by `id` (docs/events/README.md). Answer 2xx; anything else is sent again for 24 hours.
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header: {
-                    /** @description The stack's generated key (output `EventsEndpointKeySecretArn`; the header name is the `EventsEndpointApiKeyName` parameter): refuse a request without it */
-                    "x-api-key": string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["RefundReversedEvent"];
-                };
-            };
-            responses: {
-                /** @description Taken: it is not sent again */
-                "2XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Not taken: EventBridge sends it again, then to the dead-letter queue */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "withdrawal.completed": {
         parameters: {
             query?: never;
@@ -1612,63 +1561,6 @@ export interface components {
              * @default null
              */
             reason?: string | null;
-        };
-        /** @description The detail of a refund.reversed event (EventBridge source 'serverless-wallet', detail-type 'refund.reversed'); the same id on every delivery of it: dedupe by id. */
-        RefundReversedEvent: {
-            /** Id */
-            id: string;
-            /**
-             * Type
-             * @constant
-             */
-            type: "refund.reversed";
-            /**
-             * Version
-             * @constant
-             */
-            version: "1";
-            /**
-             * Occurred At
-             * Format: date-time
-             */
-            occurred_at: string;
-            /** User Id */
-            user_id: string;
-            data: components["schemas"]["RefundReversedEventData"];
-        };
-        /** @description What a transaction event says about the transaction, as it stands after the change. */
-        RefundReversedEventData: {
-            /** Transaction Id */
-            transaction_id: string;
-            /**
-             * Type
-             * @enum {unknown}
-             */
-            type: "REFUND";
-            /**
-             * Status
-             * @enum {unknown}
-             */
-            status: "REVERSED";
-            /** Amount */
-            amount: string;
-            /** Currency */
-            currency: string;
-            /** Reference Id */
-            reference_id: string | null;
-            /** Gateway */
-            gateway: string | null;
-            /** Failure Reason */
-            failure_reason: string | null;
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /** Parent Transaction Id */
-            parent_transaction_id?: string;
-            /** Wallet Debited */
-            wallet_debited: boolean;
         };
         Transaction: {
             /** Id */

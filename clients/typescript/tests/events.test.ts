@@ -30,7 +30,6 @@ test("every event type of docs/events/ is a DomainEventType, and the union narro
     "kyc.changed",
     "refund.completed",
     "refund.failed",
-    "refund.reversed",
     "withdrawal.completed",
     "withdrawal.failed",
     "withdrawal.reversed",
@@ -43,10 +42,10 @@ test("every event type of docs/events/ is a DomainEventType, and the union narro
   const wrong: DomainEventType = "deposit.done";
   assert.ok(wrong);
   const event = {
-    id: "evt_txn_1_completed",
+    id: "evt_txn_1_completed_mfrgs4yhauze",
     type: "deposit.completed",
     version: "1",
-    occurred_at: "2026-03-02T09:01:30Z",
+    occurred_at: "2026-03-02T09:01:30.512034Z",
     user_id: "user_1",
     data: {
       transaction_id: "txn_1",

@@ -19,16 +19,19 @@ WITHDRAWAL              FAILED, CANCELLED           ``withdrawal.failed`` (the f
 ADJUSTMENT              COMPLETED                   ``withdrawal.reversed`` (the payout bounced;
                                                     credited back: ``<withdrawal>_reversal``)
 REFUND                  COMPLETED                   ``refund.completed``
-REFUND                  FAILED                      ``refund.failed`` (the amount is back)
-REFUND                  REVERSED                    ``refund.reversed`` (the gateway reversed it)
+REFUND                  FAILED                      ``refund.failed`` (refused, or failed by the
+                                                    gateway after it had completed)
 CHARGEBACK              PENDING (created)           ``dispute.opened`` (the amount locked)
 CHARGEBACK              REVERSED, COMPLETED         ``dispute.closed`` (won / lost)
 wallet                  ``kyc_level`` changed       ``kyc.changed``
 ======================  ==========================  =========================================
 
-No status is entered twice by one transaction (statuses move forward; FAILED -> COMPLETED is the
-one way back, to another status), so ``evt_<transaction>_<status>`` identifies an event for
-good: a redelivered stream batch publishes the same id again, and consumers dedupe by it.
+An event's id is ``evt_<transaction>_<status>_<change>``, where ``<change>`` is derived from the
+stream record's own ``eventID``: one stream record is one committed write, and a redelivered
+batch carries the same records, so a re-published event has the same id and consumers dedupe by
+it - while a transaction that enters a status a second time (a refund failed by the gateway
+after it had completed, FAILED -> COMPLETED -> FAILED) gets a new id for the new change.
+``occurred_at`` has microseconds (the writer's ``updated_at``): order a transaction's events by it.
 Amounts are decimal strings, as in the API. Field meanings: docs/events/README.md.
 """
 
@@ -61,7 +64,6 @@ _TRANSACTION_EVENTS: dict[tuple[str, str], str] = {
     ("ADJUSTMENT", "COMPLETED"): "withdrawal.reversed",
     ("REFUND", "COMPLETED"): "refund.completed",
     ("REFUND", "FAILED"): "refund.failed",
-    ("REFUND", "REVERSED"): "refund.reversed",
     ("CHARGEBACK", "PENDING"): "dispute.opened",
     ("CHARGEBACK", "REVERSED"): "dispute.closed",
     ("CHARGEBACK", "COMPLETED"): "dispute.closed",
@@ -135,13 +137,23 @@ def derive(record: Mapping[str, Any]) -> DomainEvent | None:
     old = _plain(change.get("OldImage"))
     sk = str(new.get("sk", ""))
     if sk.startswith("TXN#"):
-        return _transaction_event(new, old)
+        return _transaction_event(new, old, _change_id(record))
     if sk == "WALLET":
-        return _kyc_event(new, old)
+        return _kyc_event(new, old, _change_id(record))
     return None
 
 
-def _transaction_event(new: dict[str, Any], old: dict[str, Any]) -> TransactionEvent | None:
+def _change_id(record: Mapping[str, Any]) -> str:
+    """Twelve letters and digits 2-7 naming the stream record (its ``eventID``, the same on every
+    delivery of it): never a long run of decimal digits, which card-data scans would read."""
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(str(record["eventID"]).encode()).digest()
+    return base64.b32encode(digest).decode()[:12].lower()
+
+
+def _transaction_event(new: dict[str, Any], old: dict[str, Any], change: str) -> TransactionEvent | None:
     status = str(new.get("status", ""))
     if old.get("status") == status:
         return None
@@ -172,26 +184,26 @@ def _transaction_event(new: dict[str, Any], old: dict[str, Any]) -> TransactionE
         if event_type == "dispute.closed":
             data["outcome"] = "WON" if status == "REVERSED" else "LOST"
     return {
-        "id": f"evt_{txn_id}_{status.lower()}",
+        "id": f"evt_{txn_id}_{status.lower()}_{change}",
         "type": event_type,
         "version": SCHEMA_VERSION,
-        "occurred_at": _timestamp(new.get("updated_at") or new["created_at"]),
+        "occurred_at": _precise(new.get("updated_at") or new["created_at"]),
         "user_id": str(new["user_id"]),
         "data": data,
     }
 
 
-def _kyc_event(new: dict[str, Any], old: dict[str, Any]) -> KycEvent | None:
+def _kyc_event(new: dict[str, Any], old: dict[str, Any], change: str) -> KycEvent | None:
     level = _text(new.get("kyc_level"))
     if level is None or level == _text(old.get("kyc_level")):
         return None
     changed_at = new.get("updated_at") or ""
     user_id = str(new["user_id"])
     return {
-        "id": f"evt_kyc_{user_id}_{sortable(_parse(changed_at))}",
+        "id": f"evt_kyc_{user_id}_{change}",
         "type": KYC_CHANGED,
         "version": SCHEMA_VERSION,
-        "occurred_at": _timestamp(changed_at),
+        "occurred_at": _precise(changed_at),
         "user_id": user_id,
         "data": {"from_level": _text(old.get("kyc_level")), "to_level": level},
     }
@@ -218,3 +230,8 @@ def _parse(stored: str) -> datetime:
 
 def _timestamp(stored: str | Decimal) -> str:
     return isoformat_z(_parse(str(stored)))
+
+
+def _precise(stored: str | Decimal) -> str:
+    """``2026-03-02T09:01:30.123456Z``: the order of one transaction's changes."""
+    return sortable(_parse(str(stored)))

@@ -86,6 +86,9 @@ class Settings:
     payments_kms_key_id = Env("PAYMENTS_KMS_KEY_ID", "", str, "KMS key for envelope encryption of tokens")
     withdrawal_state_machine_arn = Env("WITHDRAWAL_STATE_MACHINE_ARN", "", str, "the withdrawal saga")
     event_bus_name = Env("EVENT_BUS_NAME", "", str, "the EventBridge bus the domain events are published to")
+    domain_events_failures_queue_url = Env(
+        "DOMAIN_EVENTS_FAILURES_QUEUE_URL", "", str, "where Lambda puts the stream ranges it gave up publishing"
+    )
     public_api_url = Env("PUBLIC_API_URL", "", str, "base URL for links, when a custom domain maps the API")
     cors_allowed_origins = Env(
         "CORS_ALLOWED_ORIGINS", "", _origins, "comma-separated web origins allowed by CORS (empty: CORS off)"
