@@ -6,14 +6,14 @@ prints one line per event, appends the detail to a JSON-lines file when one is s
 detail to a URL when one is set - the body and the API-key header the deployed API destination
 sends (``EventsEndpointUrl``). As EventBridge does, an event the URL answered 401, 407, 409, 429 or
 5xx (or did not answer) stays in the queue and is sent again at the next drain; any other answer
-sends it to the dead letters at once (``dead_letters``; printed), as a 400 or 404 would on AWS.
+is final: it is dropped, with a line saying so, as a 400 or 404 goes to the dead-letter queue on AWS.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,6 @@ class EventDelivery:
     api_key_header: str = "x-api-key"
     file: Path | None = None
     echo: bool = False  # print one line per event (make run)
-    delivered: list[dict[str, Any]] = field(default_factory=list)  # envelopes, in delivery order
-    dead_letters: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (status, envelope)
 
     def __post_init__(self) -> None:
         events = boto3.client("events", region_name=self.region)
@@ -66,15 +64,12 @@ class EventDelivery:
                 self._sqs.delete_message(QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"])
                 if outcome == "delivered":
                     done.append(envelope)
-                    self.delivered.append(envelope)
 
     def _deliver(self, envelope: dict[str, Any]) -> str:
         """``delivered``, ``retry`` or ``dead`` (EventBridge's API destination rules)."""
         detail = envelope["detail"]
         if self.url:
-            outcome, status = post_event(self.url, self.api_key_header, self.api_key, detail)
-            if outcome == "dead":
-                self.dead_letters.append((status, envelope))
+            outcome, _ = post_event(self.url, self.api_key_header, self.api_key, detail)
             if outcome != "delivered":
                 return outcome
         if self.file is not None:

@@ -26,23 +26,61 @@ from local.runtime import FunctionError
 Invoke = Callable[[str, Any], Any]
 
 
+class StreamCursor:
+    """Where a reader of one stream is, per shard: after the last record it finished, or at an
+    iterator taken earlier (``LATEST``, or a read to do again). The poller keeps one per mapping;
+    the tests' oracle reads the stream with its own."""
+
+    def __init__(self, client: Any, stream_arn: str) -> None:
+        self.client, self.stream_arn = client, stream_arn
+        self._after: dict[str, str] = {}  # shard -> the last record done
+        self._pending: dict[str, str] = {}  # shard -> the iterator to read from next
+
+    def skip_to_latest(self) -> None:
+        shards = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        self._pending = {
+            shard["ShardId"]: self.client.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+            )["ShardIterator"]
+            for shard in shards
+        }
+
+    def read(self) -> list[tuple[str, list[dict[str, Any]], str | None]]:
+        """Per shard: the records not done yet, and the iterator this read started from (if any)."""
+        shards = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        found = []
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            start = self._pending.pop(shard_id, None)
+            records, last = read_shard(self.client, self.stream_arn, shard_id, self._after.get(shard_id), start)
+            if not records and start is not None:
+                self._pending[shard_id] = last  # still nothing since the skip
+            found.append((shard_id, records, start))
+        return found
+
+    def done(self, shard: str, sequence: str) -> None:
+        self._after[shard] = sequence
+        self._pending.pop(shard, None)
+
+    def again(self, shard: str, start: str) -> None:
+        """Read from ``start`` again (an iterator can be read more than once)."""
+        self._pending[shard] = start
+
+
 @dataclass
 class SourceMapping:
     name: str  # the mapping's logical id
     function: str  # the function's logical id
-    stream_arn: str
+    cursor: StreamCursor
     batch_size: int
     filters: list[dict[str, Any]]
     partial: bool  # ReportBatchItemFailures
-    starting_position: str
-    positions: dict[str, str | None] = field(default_factory=dict)  # shard -> last sequence done
-    pending: dict[str, str] = field(default_factory=dict)  # shard -> iterator to read from next
+    checked: bool = False  # the stream is the table's current one (ListStreams, on the first read)
 
 
 @dataclass
 class DrainReport:
     delivered: int = 0  # records the function took (after filtering)
-    filtered: int = 0
     failures: list[str] = field(default_factory=list)
 
 
@@ -57,30 +95,31 @@ class StreamPoller:
             if ":dynamodb:" not in str(props.get("EventSourceArn", "")):
                 continue
             filters = [json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])]
-            self.mappings.append(
-                SourceMapping(
-                    name=logical_id,
-                    function=by_name[str(props["FunctionName"])],
-                    stream_arn=str(props["EventSourceArn"]),
-                    batch_size=int(props.get("BatchSize", 100)),
-                    filters=filters,
-                    partial="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
-                    starting_position=str(props.get("StartingPosition", "TRIM_HORIZON")),
-                )
+            mapping = SourceMapping(
+                name=logical_id,
+                function=by_name[str(props["FunctionName"])],
+                cursor=StreamCursor(self._client, str(props["EventSourceArn"])),
+                batch_size=int(props.get("BatchSize", 100)),
+                filters=filters,
+                partial="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
             )
-        if start_at_latest:
-            self.skip_to_latest()
+            self.mappings.append(mapping)
+            if start_at_latest or props.get("StartingPosition") == "LATEST":
+                self._skip(mapping)
 
     def skip_to_latest(self) -> None:
         """Forget what is in the streams now (a test that only wants the records it writes): the
         next drain reads from a ``LATEST`` iterator taken here."""
         with self._lock:
             for mapping in self.mappings:
-                token = iam.principal.set(mapping.function)
-                try:
-                    mapping.pending = latest_iterators(self._client, mapping.stream_arn)
-                finally:
-                    iam.principal.reset(token)
+                self._skip(mapping)
+
+    def _skip(self, mapping: SourceMapping) -> None:
+        token = iam.principal.set(mapping.function)
+        try:
+            mapping.cursor.skip_to_latest()
+        finally:
+            iam.principal.reset(token)
 
     def drain(self) -> DrainReport:
         """Deliver every record written so far; a failed batch stops its shard until the next drain."""
@@ -96,23 +135,14 @@ class StreamPoller:
         """Each shard's records after the mapping's position (read with the function's role)."""
         token = iam.principal.set(mapping.function)
         try:
-            if not mapping.positions:  # the first read: the stream must be the table's current one
-                table = mapping.stream_arn.split(":table/", 1)[1].split("/stream/", 1)[0]
+            if not mapping.checked:  # the first read: the stream must be the table's current one
+                arn = mapping.cursor.stream_arn
+                table = arn.split(":table/", 1)[1].split("/stream/", 1)[0]
                 listed = self._client.list_streams(TableName=table)["Streams"]
-                if mapping.stream_arn not in {stream["StreamArn"] for stream in listed}:
-                    raise RuntimeError(f"{mapping.name}: {mapping.stream_arn} is not a stream of {table}")
-            shards = self._client.describe_stream(StreamArn=mapping.stream_arn)["StreamDescription"]["Shards"]
-            found = []
-            for shard in shards:
-                shard_id = shard["ShardId"]
-                start = mapping.pending.pop(shard_id, None)
-                records, last = read_shard(
-                    self._client, mapping.stream_arn, shard_id, mapping.positions.get(shard_id), start
-                )
-                if not records and start is not None:
-                    mapping.pending[shard_id] = last  # still nothing since the skip
-                found.append((shard_id, records, start))
-            return found
+                if arn not in {stream["StreamArn"] for stream in listed}:
+                    raise RuntimeError(f"{mapping.name}: {arn} is not a stream of {table}")
+                mapping.checked = True
+            return mapping.cursor.read()
         finally:
             iam.principal.reset(token)
 
@@ -120,12 +150,11 @@ class StreamPoller:
     def _deliver(
         self, mapping: SourceMapping, shard: str, records: list[dict[str, Any]], report: DrainReport, start: str | None
     ) -> None:
-        wanted: list[dict[str, Any]] = []
-        for record in records:
-            if not mapping.filters or any(matches(pattern, record) for pattern in mapping.filters):
-                wanted.append({**record, "eventSourceARN": mapping.stream_arn})
-            else:
-                report.filtered += 1
+        wanted = [
+            {**record, "eventSourceARN": mapping.cursor.stream_arn}
+            for record in records
+            if not mapping.filters or any(matches(pattern, record) for pattern in mapping.filters)
+        ]
         sequences = [str(record["dynamodb"]["SequenceNumber"]) for record in records]
         for first in range(0, len(wanted), mapping.batch_size):
             batch = wanted[first : first + mapping.batch_size]
@@ -135,14 +164,14 @@ class StreamPoller:
                 # (filtered ones count), or where this read started when it is the first.
                 index = sequences.index(failed_at)
                 if index:
-                    mapping.positions[shard] = sequences[index - 1]
+                    mapping.cursor.done(shard, sequences[index - 1])
                 elif start is not None:
-                    mapping.pending[shard] = start  # an iterator can be read again
+                    mapping.cursor.again(shard, start)
                 report.delivered += [record["dynamodb"]["SequenceNumber"] for record in batch].index(failed_at)
                 return
             report.delivered += len(batch)
         if sequences:  # every record read is done (filtered ones too)
-            mapping.positions[shard] = sequences[-1]
+            mapping.cursor.done(shard, sequences[-1])
 
     def _invoke_batch(self, mapping: SourceMapping, batch: list[dict[str, Any]], report: DrainReport) -> str | None:
         """The sequence number the next attempt starts at, or None when the batch is done."""
@@ -163,17 +192,6 @@ class StreamPoller:
             return first
         report.failures.append(f"{mapping.function}: stopped at record {min(named, key=sequences.index)}")
         return min(named, key=sequences.index)
-
-
-def latest_iterators(client: Any, stream_arn: str) -> dict[str, str]:
-    """Per shard, an iterator at the end of the stream as it is now."""
-    shards = client.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
-    return {
-        shard["ShardId"]: client.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
-        )["ShardIterator"]
-        for shard in shards
-    }
 
 
 def read_shard(

@@ -9,7 +9,7 @@ from typing import Any
 
 from local.event_delivery import EventDelivery
 from local.stack import Deployment, make_event_delivery, make_stream_poller
-from local.streams import StreamPoller, latest_iterators, read_shard, streams_client
+from local.streams import StreamCursor, StreamPoller, streams_client
 from local.template import REPO_ROOT
 from payments.events.domain import derive
 
@@ -54,17 +54,16 @@ class DomainEvents:
         self.delivery.drain()  # what an earlier test left on the bus is not this test's
         self.envelopes: list[dict[str, Any]] = []
         self.last_report: Any = None
-        self._stream = deployment.stack.attributes["LedgerTable"]["StreamArn"]
-        self._client = streams_client(deployment.stack.region)
-        self._read_to: dict[str, str] = {}
-        self._pending = latest_iterators(self._client, self._stream)
+        self._changes = StreamCursor(
+            streams_client(deployment.stack.region), deployment.stack.attributes["LedgerTable"]["StreamArn"]
+        )
+        self._changes.skip_to_latest()
         self.changes: list[dict[str, Any]] = []  # every committed ledger change since, in order
 
     def skip(self) -> DomainEvents:
         """Start from what is committed next (a test's own changes only)."""
         self.poller.skip_to_latest()
-        self._pending = latest_iterators(self._client, self._stream)
-        self._read_to.clear()
+        self._changes.skip_to_latest()
         self.changes.clear()
         self.delivery.drain()
         self.envelopes.clear()
@@ -106,15 +105,9 @@ class DomainEvents:
 
     def _read_changes(self) -> None:
         """The stream read directly (not as the publisher reads it), from where it was last read."""
-        shards = self._client.describe_stream(StreamArn=self._stream)["StreamDescription"]["Shards"]
-        for shard in shards:
-            shard_id = shard["ShardId"]
-            start = self._pending.pop(shard_id, None)
-            records, last = read_shard(self._client, self._stream, shard_id, self._read_to.get(shard_id), start)
+        for shard, records, _ in self._changes.read():
             if records:
-                self._read_to[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
-            elif start is not None:
-                self._pending[shard_id] = last
+                self._changes.done(shard, records[-1]["dynamodb"]["SequenceNumber"])
             self.changes += [record for record in records if _announces(record)]
 
 

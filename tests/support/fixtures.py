@@ -132,8 +132,10 @@ class LocalStack:
 EVENTS_API_KEY = "local-events-key"
 
 
-def _events_endpoint() -> tuple[str, list[tuple[dict[str, str], dict[str, Any]]]]:
-    """A client backend's endpoint for the domain events, as EventsEndpointUrl would name it."""
+def events_endpoint(status: int = 204) -> tuple[str, list[tuple[dict[str, str], dict[str, Any]]], Any]:
+    """A client backend's endpoint for the domain events, as EventsEndpointUrl would name it: it
+    answers ``status`` and keeps what it received (headers, body). Returns the URL, what was
+    received and the server (``shutdown()`` stops it)."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -143,7 +145,7 @@ def _events_endpoint() -> tuple[str, list[tuple[dict[str, str], dict[str, Any]]]
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             received.append((dict(self.headers), json.loads(body)))
-            self.send_response(204)
+            self.send_response(status)
             self.end_headers()
 
         def log_message(self, *args: Any) -> None:
@@ -151,7 +153,7 @@ def _events_endpoint() -> tuple[str, list[tuple[dict[str, str], dict[str, Any]]]
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/events", received
+    return f"http://127.0.0.1:{server.server_address[1]}/events", received, server
 
 
 @pytest.fixture(scope="session")
@@ -159,7 +161,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     """`python -m local` in a subprocess, exactly as `make run` starts it, on free ports."""
     folder = tmp_path_factory.mktemp("local-stack")
     log, events_file = folder / "stack.log", folder / "events.jsonl"
-    events_url, events_received = _events_endpoint()
+    events_url, events_received, _ = events_endpoint()
     env = {
         **os.environ,
         "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'shared'}",

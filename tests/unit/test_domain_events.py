@@ -273,29 +273,13 @@ def test_local_delivery_retries_what_an_api_destination_retries(status: int, out
     """EventBridge sends an event again after 401, 407, 409, 429, 5xx or no answer; any other 4xx
     goes to the dead-letter queue at once. The local stack does the same, so an endpoint that
     answers 404 for "not yet" loses events locally too, not only once deployed."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from local.event_delivery import post_event
+    from tests.support.fixtures import events_endpoint
 
-    seen: list[str] = []
-
-    class Endpoint(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            seen.append(self.headers["x-api-key"])
-            self.rfile.read(int(self.headers["Content-Length"]))
-            self.send_response(status)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            """Quiet."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url, received, server = events_endpoint(status)
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/events"
         assert post_event(url, "x-api-key", "k", {"id": "evt_1"}) == (outcome, status)
     finally:
         server.shutdown()
-    assert seen == ["k"]
+    assert [(headers["x-api-key"], body) for headers, body in received] == [("k", {"id": "evt_1"})]
     assert post_event("http://127.0.0.1:9/closed", "x-api-key", "k", {"id": "evt_1"}) == ("retry", 0)

@@ -37,9 +37,10 @@ Amounts are decimal strings, as in the API. Field meanings: docs/events/README.m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, NotRequired
 
 from typing_extensions import TypedDict
@@ -213,10 +214,16 @@ def _plain(image: Mapping[str, Any] | None) -> dict[str, Any]:
     """A stream image (DynamoDB JSON) as plain values; numbers stay exact (``Decimal``)."""
     if not image:
         return {}
+    deserialize = _deserializer()
+    return {name: deserialize(value) for name, value in image.items()}
+
+
+@cache
+def _deserializer() -> Callable[[Any], Any]:
+    """boto3's, made once per execution environment (not per record)."""
     from boto3.dynamodb.types import TypeDeserializer
 
-    deserialize = TypeDeserializer().deserialize
-    return {name: deserialize(value) for name, value in image.items()}
+    return TypeDeserializer().deserialize
 
 
 def _text(value: Any) -> str | None:
